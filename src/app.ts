@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import type { Config } from './config.js';
+import type { Deps } from './deps.js';
+import { registerErrorHandler } from './http/error-handler.js';
+import { registerOpenApi } from './http/openapi.js';
+import './http/route-config.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { opsRoutes } from './routes/ops-routes.js';
+import { sessionRoutes } from './routes/session-routes.js';
+import { userRoutes } from './routes/user-routes.js';
+
+export const VERSION = '0.1.0';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** HTTP wiring only: Fastify, schemas, the error envelope and the routes over the facades of `deps`. */
+export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
+  const app = Fastify<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression>({
+    loggerInstance: deps.logger,
+    bodyLimit: config.bodyLimit,
+    // proxy-addr accepts a hop count too; Fastify's types omit it.
+    trustProxy: config.trustProxy as boolean | string | string[],
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: {
+      // Types are checked, never coerced: `"password": 12345678` is a 400, not a password.
+      customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: true, allErrors: false },
+    },
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerErrorHandler(app);
+
+  // An empty body with a JSON content type is treated as no body (clients often send the header anyway);
+  // everything else goes through Fastify's parser, which rejects prototype-poisoning keys.
+  app.removeAllContentTypeParsers();
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    void jsonParser(request, text, done);
+  });
+
+  // Routes whose body is optional (the token may come in the Authorization header instead) see `{}`.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.config.optionalBody === true) request.body = {};
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    void reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
+  });
+
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, { origin: config.corsOrigins, methods: ['GET', 'POST', 'PUT', 'DELETE'] });
+  }
+  await registerOpenApi(app, VERSION);
+
+  await app.register(userRoutes, { users: deps.userFacade });
+  await app.register(authRoutes, { auth: deps.authFacade });
+  await app.register(sessionRoutes, { auth: deps.authFacade });
+  await app.register(opsRoutes, { ops: deps.opsFacade });
+
+  return app;
+}

@@ -1,0 +1,210 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+const Seconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
+const Count = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
+
+/** Every environment variable Keyward reads, with its default; `.env.example` documents the same list. */
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)' })),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  TRUST_PROXY: Type.String({ default: 'false' }),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
+
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 6379 }),
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_:.-]{1,32}$', default: 'kw' }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 }),
+
+  JWT_KEY: Type.Optional(Type.String()),
+  JWT_PRIVATE_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_PRIVATE_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  JWT_ISSUER: Type.String({ minLength: 1, default: 'keyward' }),
+  JWT_AUDIENCE: Type.String({ minLength: 1, default: 'keyward' }),
+  ACCESS_TOKEN_TTL: Seconds(2100, 'access token lifetime (35 minutes, as in the seed)'),
+  TOKEN_ROTATION: Type.Enum(['per-request', 'off'], { default: 'per-request' }),
+  REFRESH_TOKEN_SECRET: Type.Optional(Type.String()),
+  REFRESH_REUSE_WINDOW: Type.Integer({ minimum: 0, maximum: 300, default: 10 }),
+  SESSION_IDLE_TTL: Seconds(14 * 86400, 'session idle lifetime'),
+  SESSION_MAX_TTL: Seconds(30 * 86400, 'session absolute lifetime'),
+
+  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 1024, default: 8 }),
+  ARGON2_MEMORY_KIB: Type.Integer({ minimum: 8192, maximum: 4194304, default: 19456 }),
+  ARGON2_ITERATIONS: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+  ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  HASH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+  HASH_QUEUE_LIMIT: Type.Integer({ minimum: 0, maximum: 100000, default: 64 }),
+
+  RATE_LIMIT: Type.Enum(['on', 'off'], { default: 'on' }),
+  RATE_LIMIT_LOGIN_FAILURES: Count(10, 'failed logins per username+IP per window'),
+  RATE_LIMIT_LOGIN_IP: Count(100, 'login attempts per IP per window'),
+  RATE_LIMIT_SIGNUP_IP: Count(20, 'signups per IP per window'),
+  RATE_LIMIT_WINDOW: Seconds(900, 'rate-limit window'),
+});
+export type Env = Static<typeof EnvSchema>;
+
+const WEAK_SECRETS = new Set([
+  'default_jwt_secret_key',
+  'secret',
+  'changeme',
+  'change_me',
+  'your-256-bit-secret',
+  'jwt_secret',
+  'supersecret',
+]);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseTrustProxy(value: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'false' || v === '0' || v === 'no') return false;
+  if (v === 'true' || v === 'yes') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function isWeakSecret(secret: string): boolean {
+  const lower = secret.toLowerCase();
+  return WEAK_SECRETS.has(lower) || /^(.)\1*$/.test(secret) || /default|changeme|example/.test(lower);
+}
+
+function toConfig(env: Env) {
+  const dataDir = path.resolve(env.DATA_DIR);
+  const redisUrl =
+    env.REDIS_URL ?? (env.REDIS_HOST ? `redis://${env.REDIS_HOST}:${env.REDIS_PORT}` : undefined);
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    dataDir,
+    databaseUrl: env.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'users.db')}`,
+    logLevel: env.LOG_LEVEL,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    corsOrigins: env.CORS_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    webConcurrency: env.WEB_CONCURRENCY,
+    bodyLimit: 64 * 1024,
+    redis: redisUrl
+      ? { url: redisUrl, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS }
+      : undefined,
+    jwt: {
+      hmacSecret: env.JWT_KEY,
+      privateKeyPem: env.JWT_PRIVATE_KEY,
+      privateKeyFile: env.JWT_PRIVATE_KEY_FILE,
+      keysDir: path.join(dataDir, 'keys'),
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      maxTokenBytes: 8 * 1024,
+    },
+    tokens: {
+      accessTtlSec: env.ACCESS_TOKEN_TTL,
+      rotation: env.TOKEN_ROTATION,
+      refreshSecret: env.REFRESH_TOKEN_SECRET,
+      refreshReuseWindowSec: env.REFRESH_REUSE_WINDOW,
+      sessionIdleTtlSec: env.SESSION_IDLE_TTL,
+      sessionMaxTtlSec: env.SESSION_MAX_TTL,
+    },
+    passwords: {
+      minLength: env.PASSWORD_MIN_LENGTH,
+      maxLength: 1024,
+      argon2: {
+        memoryCost: env.ARGON2_MEMORY_KIB,
+        timeCost: env.ARGON2_ITERATIONS,
+        parallelism: env.ARGON2_PARALLELISM,
+      },
+      hashConcurrency: env.HASH_CONCURRENCY ?? Math.max(1, availableParallelism()),
+      hashQueueLimit: env.HASH_QUEUE_LIMIT,
+    },
+    rateLimit: {
+      enabled: env.RATE_LIMIT === 'on',
+      loginFailures: env.RATE_LIMIT_LOGIN_FAILURES,
+      loginPerIp: env.RATE_LIMIT_LOGIN_IP,
+      signupPerIp: env.RATE_LIMIT_SIGNUP_IP,
+      windowSec: env.RATE_LIMIT_WINDOW,
+    },
+  };
+}
+
+/** The validated, structured configuration every part of Keyward is built from. */
+export type Config = ReturnType<typeof toConfig>;
+
+function crossFieldProblems(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.JWT_KEY !== undefined) {
+    if (Buffer.byteLength(env.JWT_KEY) < 32) {
+      problems.push('JWT_KEY: must be at least 32 bytes (use `openssl rand -base64 48`)');
+    } else if (isWeakSecret(env.JWT_KEY)) {
+      problems.push('JWT_KEY: is a well-known default or trivially weak secret; generate a random one');
+    }
+    if (env.JWT_PRIVATE_KEY !== undefined || env.JWT_PRIVATE_KEY_FILE !== undefined) {
+      problems.push(
+        'JWT_KEY: cannot be combined with JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE (choose HS256 or EdDSA)',
+      );
+    }
+  }
+  if (env.JWT_PRIVATE_KEY !== undefined && env.JWT_PRIVATE_KEY_FILE !== undefined) {
+    problems.push('JWT_PRIVATE_KEY: set either JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE, not both');
+  }
+  if (env.REFRESH_TOKEN_SECRET !== undefined && Buffer.byteLength(env.REFRESH_TOKEN_SECRET) < 32) {
+    problems.push('REFRESH_TOKEN_SECRET: must be at least 32 bytes');
+  }
+  if (env.SESSION_IDLE_TTL > env.SESSION_MAX_TTL) {
+    problems.push('SESSION_IDLE_TTL: must not exceed SESSION_MAX_TTL');
+  }
+  if (env.ACCESS_TOKEN_TTL > env.SESSION_MAX_TTL) {
+    problems.push('ACCESS_TOKEN_TTL: must not exceed SESSION_MAX_TTL');
+  }
+  return problems;
+}
+
+function readDotEnv(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+}
+
+/**
+ * Builds the configuration from environment variables (and, when `dotEnvFile` is given, that file, whose
+ * values never override the environment). Throws a ConfigError listing every problem at once.
+ */
+export function loadConfig(env: Record<string, string | undefined>, dotEnvFile?: string): Config {
+  const merged: Record<string, string> = {};
+  const sources = [dotEnvFile ? readDotEnv(dotEnvFile) : {}, env];
+  for (const source of sources) {
+    for (const key of Object.keys(EnvSchema.properties)) {
+      const value = source[key];
+      if (value !== undefined && value !== '') merged[key] = value;
+    }
+  }
+  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, merged));
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const error of Value.Errors(EnvSchema, converted)) {
+    const key = error.instancePath.replace(/^\//, '');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const allowed = (EnvSchema.properties as Record<string, { enum?: string[] } | undefined>)[key]?.enum;
+    const message = allowed ? `must be one of ${allowed.join(', ')}` : error.message;
+    const shown = /KEY|SECRET|URL|PASSWORD/.test(key) ? '' : ` (got ${JSON.stringify(merged[key])})`;
+    problems.push(`${key}: ${message}${shown}`);
+  }
+  if (problems.length === 0) problems.push(...crossFieldProblems(converted as Env));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return toConfig(converted as Env);
+}

@@ -1,0 +1,56 @@
+import type { Kysely, Migration } from 'kysely';
+import type { Dialect } from './database.js';
+
+type Db = Kysely<unknown>;
+
+/**
+ * The versioned migrations, written once with the schema builder. The dialect is passed in only for the
+ * auto-increment id: SQLite needs AUTOINCREMENT so that a deleted user's id is never handed out again.
+ */
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '001_users': {
+      async up(db: Db) {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'integer', (col) =>
+            dialect === 'sqlite'
+              ? col.primaryKey().autoIncrement()
+              : col.primaryKey().generatedAlwaysAsIdentity(),
+          )
+          .addColumn('username', 'text', (col) => col.notNull())
+          .addColumn('username_key', 'text', (col) => col.notNull().unique())
+          .addColumn('password_hash', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .addColumn('updated_at', 'text', (col) => col.notNull())
+          .execute();
+      },
+      async down(db: Db) {
+        await db.schema.dropTable('users').execute();
+      },
+    },
+    '002_audit_events': {
+      async up(db: Db) {
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('id', 'integer', (col) =>
+            dialect === 'sqlite'
+              ? col.primaryKey().autoIncrement()
+              : col.primaryKey().generatedAlwaysAsIdentity(),
+          )
+          .addColumn('at', 'text', (col) => col.notNull())
+          .addColumn('event', 'text', (col) => col.notNull())
+          .addColumn('user_id', 'integer')
+          .addColumn('username', 'text')
+          .addColumn('ip', 'text')
+          .addColumn('detail', 'text')
+          .execute();
+        await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+        await db.schema.createIndex('audit_events_user').on('audit_events').column('user_id').execute();
+      },
+      async down(db: Db) {
+        await db.schema.dropTable('audit_events').execute();
+      },
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/** Every error a client can see: its stable code, HTTP status and default message (SPEC §2 wording kept verbatim). */
+export const ERRORS = {
+  validation_failed: { status: 400, message: 'Invalid request' },
+  invalid_json: { status: 400, message: 'Request body is not valid JSON' },
+  weak_password: { status: 400, message: 'Password does not meet the password policy' },
+  invalid_username: { status: 400, message: 'Username does not meet the username rules' },
+  current_password_required: { status: 400, message: 'current_password is required to change the password' },
+  token_missing: { status: 401, message: 'Token is missing' },
+  invalid_token: { status: 401, message: 'Invalid or expired token' },
+  invalid_credentials: { status: 401, message: 'Invalid credentials' },
+  invalid_refresh_token: { status: 401, message: 'Invalid or expired refresh token' },
+  wrong_current_password: { status: 403, message: 'Current password is incorrect' },
+  not_found: { status: 404, message: 'Not found' },
+  session_not_found: { status: 404, message: 'Session not found' },
+  method_not_allowed: { status: 405, message: 'Method not allowed' },
+  username_taken: { status: 409, message: 'Username already exists' },
+  payload_too_large: { status: 413, message: 'Request body is too large' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
+  rate_limited: { status: 429, message: 'Too many requests' },
+  internal_error: { status: 500, message: 'Internal server error' },
+  store_unavailable: { status: 503, message: 'Service temporarily unavailable' },
+  server_busy: { status: 503, message: 'Server is busy, retry shortly' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface DomainErrorOptions {
+  message?: string;
+  cause?: unknown;
+  /** Seconds a client should wait before retrying (sent as Retry-After). */
+  retryAfter?: number;
+}
+
+/** An expected failure of a use case: carries a catalogue code, never an HTTP status. */
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  readonly retryAfter: number | undefined;
+  /** The next access token, when the failing request had already consumed the presented one. */
+  nextToken: string | undefined;
+
+  constructor(code: ErrorCode, options: DomainErrorOptions = {}) {
+    super(options.message ?? ERRORS[code].message, { cause: options.cause });
+    this.name = 'DomainError';
+    this.code = code;
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+/** A backing store (token store or database) could not be reached; always surfaces as 503. */
+export class StoreUnavailableError extends DomainError {
+  constructor(cause: unknown) {
+    super('store_unavailable', { cause, retryAfter: 1 });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export function statusOf(code: ErrorCode): number {
+  return ERRORS[code].status;
+}

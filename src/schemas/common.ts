@@ -1,0 +1,28 @@
+import { Type, type Static } from 'typebox';
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.String({ description: 'Human-readable message (stable for the seed routes).' }),
+    code: Type.String({ description: 'Stable snake_case error code.' }),
+    token: Type.Optional(
+      Type.String({
+        description: 'The next access token, when the request had already consumed the presented one.',
+      }),
+    ),
+  },
+  { $id: 'ErrorResponse', title: 'Error' },
+);
+export type ErrorResponse = Static<typeof ErrorResponse>;
+
+export const UserView = Type.Object(
+  { id: Type.Integer(), username: Type.String({ description: 'As stored (NFKC form).' }) },
+  { title: 'User' },
+);
+
+export const Message = Type.String();
+export const NextToken = Type.String({ description: 'The access token to use on the next request.' });
+
+/** Error responses shared by every route, by status. */
+export function errorResponses(...statuses: number[]): Record<number, typeof ErrorResponse> {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorResponse]));
+}

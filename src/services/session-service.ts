@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import { DomainError } from '../errors.js';
+import type { SessionInfo, TokenStore } from '../stores/token-store.js';
+import type { RefreshTokens } from './refresh-tokens.js';
+import type { AccessClaims, TokenService } from './token-service.js';
+
+export type TokenRotation = 'per-request' | 'off';
+
+/** Who is calling, as recorded on a session. */
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+}
+
+/** What a login or a refresh hands out. */
+export interface Grant {
+  userId: number;
+  sid: string;
+  accessToken: string;
+  expiresIn: number;
+  refreshToken: string;
+}
+
+/** An authorized request: who it is, and the token the client must use next. */
+export interface Auth {
+  userId: number;
+  sid: string;
+  token: string;
+}
+
+export interface SessionEvents {
+  tokenIssued?: () => void;
+  tokenConsumed?: () => void;
+  sessionsRevoked?: (count: number) => void;
+  refreshReuse?: (userId: number, sid: string) => void;
+}
+
+export interface SessionServiceOptions {
+  store: TokenStore;
+  tokens: TokenService;
+  refreshTokens: RefreshTokens;
+  rotation: TokenRotation;
+  now?: () => number;
+  events?: SessionEvents;
+}
+
+const MAX_USER_AGENT = 512;
+
+/** Sessions, access-token checks and refresh-token rotation: SPEC §3 over a TokenStore. */
+export class SessionService {
+  readonly rotation: TokenRotation;
+  private readonly store: TokenStore;
+  private readonly tokens: TokenService;
+  private readonly refreshTokens: RefreshTokens;
+  private readonly now: () => number;
+  private readonly events: SessionEvents;
+
+  constructor(options: SessionServiceOptions) {
+    this.store = options.store;
+    this.tokens = options.tokens;
+    this.refreshTokens = options.refreshTokens;
+    this.rotation = options.rotation;
+    this.now = options.now ?? Date.now;
+    this.events = options.events ?? {};
+  }
+
+  get accessTtlSec(): number {
+    return this.tokens.accessTtlSec;
+  }
+
+  /** Opens a session for a user who just proved who they are. */
+  async start(userId: number, client: ClientInfo): Promise<Grant> {
+    const sid = randomBytes(16).toString('base64url');
+    const access = this.tokens.issue(userId, sid);
+    await this.store.createSession(
+      {
+        userId,
+        sid,
+        userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
+        ip: client.ip,
+        token: { jti: access.jti, expiresAt: access.expiresAt },
+      },
+      this.now(),
+    );
+    this.events.tokenIssued?.();
+    return this.grant(userId, sid, access.token, 0);
+  }
+
+  /** Checks an access token per TOKEN_ROTATION: consumed and replaced, or checked and echoed. */
+  async authorize(token: string): Promise<Auth> {
+    if (this.rotation === 'per-request') return this.renew(token);
+    const claims = this.tokens.verify(token);
+    if (!(await this.store.check(claims, this.now()))) throw new DomainError('invalid_token');
+    return { userId: claims.userId, sid: claims.sid, token };
+  }
+
+  /** Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says). */
+  async renew(token: string): Promise<Auth> {
+    const claims = this.tokens.verify(token);
+    const next = this.tokens.issue(claims.userId, claims.sid);
+    if (!(await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now()))) {
+      throw new DomainError('invalid_token');
+    }
+    this.events.tokenConsumed?.();
+    this.events.tokenIssued?.();
+    return { userId: claims.userId, sid: claims.sid, token: next.token };
+  }
+
+  /**
+   * Runs `work` for an authorized request. Once the presented token is consumed, a failure of `work` still
+   * carries the next token, so the client is never left without one.
+   */
+  async guard<T>(token: string, work: (auth: Auth) => Promise<T>): Promise<T> {
+    const auth = await this.authorize(token);
+    try {
+      return await work(auth);
+    } catch (error) {
+      if (error instanceof DomainError) error.nextToken = auth.token;
+      throw error;
+    }
+  }
+
+  /** Like `guard`, and adds the next token to the result. */
+  async withAuth<T extends object>(
+    token: string,
+    work: (auth: Auth) => Promise<T>,
+  ): Promise<T & { token: string }> {
+    return this.guard(token, async (auth) => ({ ...(await work(auth)), token: auth.token }));
+  }
+
+  /** Logout: revokes the session of a live token. */
+  async end(token: string): Promise<AccessClaims> {
+    const claims = this.tokens.verify(token);
+    if (!(await this.store.endSession(claims, this.now()))) throw new DomainError('invalid_token');
+    this.events.sessionsRevoked?.(1);
+    return claims;
+  }
+
+  /** Rotates a refresh token (SPEC §3), detecting reuse. */
+  async refresh(refreshToken: string): Promise<Grant> {
+    const parts = this.refreshTokens.decode(refreshToken);
+    if (!parts) throw new DomainError('invalid_refresh_token');
+    const access = this.tokens.issue(parts.userId, parts.sid);
+    const outcome = await this.store.refresh(
+      parts.userId,
+      parts.sid,
+      parts.counter,
+      { jti: access.jti, expiresAt: access.expiresAt },
+      this.now(),
+    );
+    if (outcome.status === 'reuse') {
+      this.events.refreshReuse?.(parts.userId, parts.sid);
+      this.events.sessionsRevoked?.(1);
+      throw new DomainError('invalid_refresh_token');
+    }
+    if (outcome.status === 'invalid') throw new DomainError('invalid_refresh_token');
+    this.events.tokenIssued?.();
+    return this.grant(parts.userId, parts.sid, access.token, outcome.counter);
+  }
+
+  list(userId: number): Promise<SessionInfo[]> {
+    return this.store.listSessions(userId, this.now());
+  }
+
+  /** Revokes one of the user's sessions; false when it is not theirs or not live. */
+  async revoke(userId: number, sid: string): Promise<boolean> {
+    const revoked = await this.store.revokeSession(userId, sid, this.now());
+    if (revoked) this.events.sessionsRevoked?.(1);
+    return revoked;
+  }
+
+  /** Revokes every session of the user; returns how many were live. */
+  async revokeAll(userId: number): Promise<number> {
+    const count = await this.store.revokeUserSessions(userId, this.now());
+    this.events.sessionsRevoked?.(count);
+    return count;
+  }
+
+  /** Revokes every session of the user but `keepSid` (after a password change). */
+  async revokeOthers(userId: number, keepSid: string): Promise<number> {
+    let count = 0;
+    for (const session of await this.list(userId)) {
+      if (session.id !== keepSid && (await this.revoke(userId, session.id))) count += 1;
+    }
+    return count;
+  }
+
+  private grant(userId: number, sid: string, accessToken: string, counter: number): Grant {
+    return {
+      userId,
+      sid,
+      accessToken,
+      expiresIn: this.tokens.accessTtlSec,
+      refreshToken: this.refreshTokens.encode({ userId, sid, counter }),
+    };
+  }
+}

@@ -1,0 +1,127 @@
+import { DomainError } from '../errors.js';
+import type { User, UserChanges, UserRepository } from '../repositories/user-repository.js';
+import type { PasswordHasher } from './password-hasher.js';
+import type { PasswordPolicy } from './password-policy.js';
+import { usernameKey } from './password-policy.js';
+
+export interface AccountChanges {
+  username?: string | undefined;
+  password?: string | undefined;
+  currentPassword?: string | undefined;
+}
+
+/** A change request that passed every rule that does not need the account. */
+export interface CheckedChanges {
+  username?: { display: string; key: string };
+  password?: string;
+  currentPassword?: string;
+}
+
+export interface UserServiceOptions {
+  users: UserRepository;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  /** Called when a stored hash could not be upgraded (the login still succeeds). */
+  onRehashError?: (error: unknown) => void;
+}
+
+/** Accounts: registration, credential checks with rehash-on-login, profile changes, deletion. */
+export class UserService {
+  private readonly users: UserRepository;
+  private readonly hasher: PasswordHasher;
+  private readonly policy: PasswordPolicy;
+  private readonly onRehashError: (error: unknown) => void;
+
+  constructor(options: UserServiceOptions) {
+    this.users = options.users;
+    this.hasher = options.hasher;
+    this.policy = options.policy;
+    this.onRehashError = options.onRehashError ?? (() => undefined);
+  }
+
+  /** Creates an account after every policy check; `username_taken` on a case-insensitive clash. */
+  async register(username: string, password: string): Promise<User> {
+    const name = this.policy.checkUsername(username);
+    this.policy.checkPassword(password);
+    this.policy.checkPasswordAgainstUsername(password, name.display);
+    // A cheap look-up first spares a hash for an obvious duplicate; the unique index settles races.
+    if (await this.users.findByUsernameKey(name.key)) throw new DomainError('username_taken');
+    const passwordHash = await this.hasher.hash(password);
+    return this.users.create({ username: name.display, usernameKey: name.key, passwordHash });
+  }
+
+  /**
+   * The user whose credentials these are, or `invalid_credentials` — the same error, and the same work, for an
+   * unknown user (a dummy hash is verified) as for a wrong password.
+   */
+  async verifyCredentials(username: string, password: string): Promise<User> {
+    const user = await this.users.findByUsernameKey(usernameKey(username));
+    if (!user) {
+      await this.hasher.verifyDummy(password);
+      throw new DomainError('invalid_credentials');
+    }
+    const result = await this.hasher.verify(user.passwordHash, password);
+    if (!result.ok) throw new DomainError('invalid_credentials');
+    if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
+    return { id: user.id, username: user.username };
+  }
+
+  async find(id: number): Promise<User | undefined> {
+    return this.users.findById(id);
+  }
+
+  /** Checks the parts of a change that need no account, before any token is consumed. */
+  checkChanges(changes: AccountChanges): CheckedChanges {
+    if (changes.username === undefined && changes.password === undefined) {
+      throw new DomainError('validation_failed', { message: 'username or password is required' });
+    }
+    const checked: CheckedChanges = {};
+    if (changes.username !== undefined) checked.username = this.policy.checkUsername(changes.username);
+    if (changes.password !== undefined) {
+      this.policy.checkPassword(changes.password);
+      if (changes.currentPassword === undefined) throw new DomainError('current_password_required');
+      checked.password = changes.password;
+      checked.currentPassword = changes.currentPassword;
+    }
+    return checked;
+  }
+
+  /** Applies checked changes to an account; `invalid_token` when the account is gone. */
+  async update(userId: number, changes: CheckedChanges): Promise<{ user: User; passwordChanged: boolean }> {
+    const current = await this.users.findWithHashById(userId);
+    if (!current) throw new DomainError('invalid_token');
+    const update: UserChanges = {};
+    if (changes.password !== undefined) {
+      const result = await this.hasher.verify(current.passwordHash, changes.currentPassword ?? '');
+      if (!result.ok) throw new DomainError('wrong_current_password');
+      this.policy.checkPasswordAgainstUsername(
+        changes.password,
+        changes.username?.display ?? current.username,
+      );
+    }
+    if (changes.username && changes.username.display !== current.username) {
+      const owner = await this.users.findByUsernameKey(changes.username.key);
+      if (owner && owner.id !== userId) throw new DomainError('username_taken');
+      update.username = changes.username;
+    }
+    if (changes.password !== undefined) update.passwordHash = await this.hasher.hash(changes.password);
+    if (update.username === undefined && update.passwordHash === undefined) {
+      return { user: { id: current.id, username: current.username }, passwordChanged: false };
+    }
+    const user = await this.users.update(userId, update);
+    if (!user) throw new DomainError('invalid_token');
+    return { user, passwordChanged: update.passwordHash !== undefined };
+  }
+
+  async delete(userId: number): Promise<boolean> {
+    return this.users.delete(userId);
+  }
+
+  private async rehash(userId: number, oldHash: string, password: string): Promise<void> {
+    try {
+      await this.users.replaceHash(userId, oldHash, await this.hasher.hash(password));
+    } catch (error) {
+      this.onRehashError(error);
+    }
+  }
+}

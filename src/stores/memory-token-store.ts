@@ -1,0 +1,199 @@
+import type {
+  NewSession,
+  RefreshOutcome,
+  SessionInfo,
+  SessionPolicy,
+  TokenGrant,
+  TokenRef,
+  TokenStore,
+} from './token-store.js';
+
+interface SessionRecord extends SessionInfo {
+  userId: number;
+  maxExpiresAt: number;
+  refreshCounter: number;
+  rotatedAt: number;
+}
+
+interface TokenRecord {
+  userId: number;
+  sid: string;
+  expiresAt: number;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * Single-instance, in-process allowlist. Each method runs as one synchronous block, which is what makes it
+ * atomic: no other request can interleave between the check and the change.
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly kind = 'memory';
+  private readonly sessions = new Map<number, Map<string, SessionRecord>>();
+  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly policy: SessionPolicy) {
+    this.sweeper = setInterval(() => {
+      this.sweep(Date.now());
+    }, SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  async createSession(session: NewSession, now: number): Promise<void> {
+    let userSessions = this.sessions.get(session.userId);
+    if (!userSessions) {
+      userSessions = new Map();
+      this.sessions.set(session.userId, userSessions);
+    }
+    userSessions.set(session.sid, {
+      id: session.sid,
+      userId: session.userId,
+      createdAt: now,
+      lastUsedAt: now,
+      userAgent: session.userAgent,
+      ip: session.ip,
+      maxExpiresAt: now + this.policy.maxTtlMs,
+      refreshCounter: 0,
+      rotatedAt: now,
+    });
+    this.allow(session.userId, session.sid, session.token);
+  }
+
+  async consume(ref: TokenRef, next: TokenGrant, now: number): Promise<boolean> {
+    const session = this.liveTokenSession(ref, now);
+    if (!session) return false;
+    this.tokens.delete(ref.jti);
+    this.allow(ref.userId, ref.sid, next);
+    session.lastUsedAt = now;
+    return true;
+  }
+
+  async check(ref: TokenRef, now: number): Promise<boolean> {
+    const session = this.liveTokenSession(ref, now);
+    if (!session) return false;
+    session.lastUsedAt = now;
+    return true;
+  }
+
+  async endSession(ref: TokenRef, now: number): Promise<boolean> {
+    if (!this.liveTokenSession(ref, now)) return false;
+    this.tokens.delete(ref.jti);
+    this.sessions.get(ref.userId)?.delete(ref.sid);
+    return true;
+  }
+
+  async refresh(
+    userId: number,
+    sid: string,
+    counter: number,
+    next: TokenGrant,
+    now: number,
+  ): Promise<RefreshOutcome> {
+    const session = this.liveSession(userId, sid, now);
+    if (!session) return { status: 'invalid' };
+    if (counter === session.refreshCounter) {
+      session.refreshCounter += 1;
+      session.rotatedAt = now;
+      session.lastUsedAt = now;
+      this.allow(userId, sid, next);
+      return { status: 'rotated', counter: session.refreshCounter };
+    }
+    if (
+      counter === session.refreshCounter - 1 &&
+      now - session.rotatedAt <= this.policy.refreshReuseWindowMs
+    ) {
+      session.lastUsedAt = now;
+      this.allow(userId, sid, next);
+      return { status: 'grace', counter: session.refreshCounter };
+    }
+    if (counter < session.refreshCounter) {
+      this.sessions.get(userId)?.delete(sid);
+      return { status: 'reuse' };
+    }
+    return { status: 'invalid' };
+  }
+
+  async listSessions(userId: number, now: number): Promise<SessionInfo[]> {
+    const userSessions = this.sessions.get(userId);
+    if (!userSessions) return [];
+    const live: SessionInfo[] = [];
+    for (const s of userSessions.values()) {
+      if (this.expired(s, now)) {
+        userSessions.delete(s.id);
+        continue;
+      }
+      live.push({
+        id: s.id,
+        createdAt: s.createdAt,
+        lastUsedAt: s.lastUsedAt,
+        userAgent: s.userAgent,
+        ip: s.ip,
+      });
+    }
+    return live.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async revokeSession(userId: number, sid: string, now: number): Promise<boolean> {
+    const live = this.liveSession(userId, sid, now) !== undefined;
+    this.sessions.get(userId)?.delete(sid);
+    return live;
+  }
+
+  async revokeUserSessions(userId: number, now: number): Promise<number> {
+    const userSessions = this.sessions.get(userId);
+    if (!userSessions) return 0;
+    let live = 0;
+    for (const s of userSessions.values()) if (!this.expired(s, now)) live += 1;
+    this.sessions.delete(userId);
+    return live;
+  }
+
+  async ping(): Promise<void> {
+    return;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.sessions.clear();
+    this.tokens.clear();
+  }
+
+  private allow(userId: number, sid: string, grant: TokenGrant): void {
+    this.tokens.set(grant.jti, { userId, sid, expiresAt: grant.expiresAt });
+  }
+
+  private expired(s: SessionRecord, now: number): boolean {
+    return now >= s.maxExpiresAt || now >= s.lastUsedAt + this.policy.idleTtlMs;
+  }
+
+  private liveSession(userId: number, sid: string, now: number): SessionRecord | undefined {
+    const session = this.sessions.get(userId)?.get(sid);
+    if (!session) return undefined;
+    if (this.expired(session, now)) {
+      this.sessions.get(userId)?.delete(sid);
+      return undefined;
+    }
+    return session;
+  }
+
+  private liveTokenSession(ref: TokenRef, now: number): SessionRecord | undefined {
+    const token = this.tokens.get(ref.jti);
+    if (!token || token.userId !== ref.userId || token.sid !== ref.sid) return undefined;
+    if (now >= token.expiresAt) {
+      this.tokens.delete(ref.jti);
+      return undefined;
+    }
+    return this.liveSession(ref.userId, ref.sid, now);
+  }
+
+  private sweep(now: number): void {
+    for (const [jti, token] of this.tokens) {
+      if (now >= token.expiresAt || !this.sessions.get(token.userId)?.has(token.sid)) this.tokens.delete(jti);
+    }
+    for (const [userId, userSessions] of this.sessions) {
+      for (const s of userSessions.values()) if (this.expired(s, now)) userSessions.delete(s.id);
+      if (userSessions.size === 0) this.sessions.delete(userId);
+    }
+  }
+}

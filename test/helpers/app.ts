@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { closeDeps, createDeps, type Deps, type DepsOverrides } from '../../src/deps.js';
+
+/** Cheap argon2 parameters for tests that are not about hashing cost. */
+export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '8192', ARGON2_ITERATIONS: '1' };
+
+export interface TestApp {
+  app: FastifyInstance;
+  deps: Deps;
+  config: Config;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** Builds an isolated app (own data directory and SQLite file) from env-style settings. */
+export async function makeApp(
+  env: Record<string, string> = {},
+  overrides: DepsOverrides = {},
+): Promise<TestApp> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'keyward-test-'));
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT: 'off',
+    ...FAST_HASH_ENV,
+    ...env,
+  });
+  const deps = await createDeps(config, overrides);
+  const app = await buildApp(config, deps);
+  await app.ready();
+  return {
+    app,
+    deps,
+    config,
+    dataDir,
+    async close() {
+      await app.close();
+      await closeDeps(deps);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let counter = 0;
+
+/** A username no other test uses. */
+export function uniqueName(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}${process.pid}x${counter}x${Math.floor(Math.random() * 1e6)}`;
+}
+
+export const PASSWORD = 'correct horse battery staple';
+
+/** Signs up and logs in; returns the login response body. */
+export async function signUpAndLogin(
+  app: FastifyInstance,
+  username = uniqueName(),
+  password = PASSWORD,
+): Promise<{ username: string; userId: number; token: string; refreshToken: string }> {
+  const created = await app.inject({ method: 'POST', url: '/user', payload: { username, password } });
+  if (created.statusCode !== 201) throw new Error(`signup failed: ${created.statusCode} ${created.body}`);
+  const login = await app.inject({
+    method: 'POST',
+    url: '/authenticate_user',
+    payload: { username, password },
+  });
+  if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`);
+  const body = login.json<{ token: string; refresh_token: string }>();
+  const user = created.json<{ user: { id: number } }>().user;
+  return { username, userId: user.id, token: body.token, refreshToken: body.refresh_token };
+}
+
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
