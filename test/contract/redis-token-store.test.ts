@@ -1,5 +1,4 @@
 // node:test's describe/it return promises that the runner itself awaits.
-/* eslint-disable @typescript-eslint/no-floating-promises */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, connect } from 'node:net';
@@ -66,17 +65,20 @@ await tokenStoreContract('RedisTokenStore', async (policy) => {
   };
 });
 
-describe('RedisTokenStore on a real Redis', { skip }, () => {
+describe('RedisTokenStore on a real Redis', () => {
+  const itWithRedis = (behaviour: string, fn: () => Promise<void>) => it(behaviour, { skip }, fn);
   const prefix = `${runPrefix}:props`;
   let admin: Redis;
   let store: RedisTokenStore;
 
   before(() => {
+    if (unavailable !== undefined) return;
     admin = new Redis(REDIS_URL);
     store = new RedisTokenStore(client(), prefix, contractPolicy);
   });
 
   after(async () => {
+    if (unavailable !== undefined) return;
     await deleteKeys(admin, prefix);
     await store.close();
     await admin.quit();
@@ -88,7 +90,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     sessions: `${prefix}:{u:${userId}}:ss`,
   });
 
-  it("a token key's TTL is the token's remaining lifetime, not an epoch", async () => {
+  itWithRedis("a token key's TTL is the token's remaining lifetime, not an epoch", async () => {
     const userId = uniqueUserId();
     const sid = id();
     const now = Date.now();
@@ -103,7 +105,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     assertTtl(await admin.pttl(keys(userId).token(next.jti)), ACCESS_TTL_MS);
   });
 
-  it("a session key's TTL is the shorter of the idle ttl and the remaining max ttl", async () => {
+  itWithRedis("a session key's TTL is the shorter of the idle ttl and the remaining max ttl", async () => {
     const userId = uniqueUserId();
     const sid = id();
     const t0 = Date.now();
@@ -119,7 +121,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     assertTtl(await admin.pttl(keys(userId).session(sid)), contractPolicy.maxTtlMs - 150 * 60_000);
   });
 
-  it("the session set lives as long as the user's longest possible session", async () => {
+  itWithRedis("the session set lives as long as the user's longest possible session", async () => {
     const userId = uniqueUserId();
     const now = Date.now();
     await store.createSession(
@@ -129,7 +131,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     assertTtl(await admin.pttl(keys(userId).sessions), contractPolicy.maxTtlMs);
   });
 
-  it("every key of a user carries the user's {u:<id>} hash tag", async () => {
+  itWithRedis("every key of a user carries the user's {u:<id>} hash tag", async () => {
     const tagPrefix = `${prefix}:tags`;
     const tagged = new RedisTokenStore(client(), tagPrefix, contractPolicy);
     try {
@@ -157,7 +159,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     }
   });
 
-  it('idle sessions and expired tokens disappear from Redis by themselves', async () => {
+  itWithRedis('idle sessions and expired tokens disappear from Redis by themselves', async () => {
     const shortPolicy: SessionPolicy = { idleTtlMs: 300, maxTtlMs: 1000, refreshReuseWindowMs: 10 };
     const short = new RedisTokenStore(client(), `${prefix}:short`, shortPolicy);
     try {
@@ -179,7 +181,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     }
   });
 
-  it('listing drops set members whose session key has gone', async () => {
+  itWithRedis('listing drops set members whose session key has gone', async () => {
     const userId = uniqueUserId();
     const sid = id();
     const now = Date.now();
@@ -193,7 +195,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     assert.equal(await admin.exists(keys(userId).sessions), 0);
   });
 
-  it("revoking all sessions deletes the user's session keys and set", async () => {
+  itWithRedis("revoking all sessions deletes the user's session keys and set", async () => {
     const userId = uniqueUserId();
     const now = Date.now();
     const sids = [id(), id(), id()];
@@ -207,7 +209,7 @@ describe('RedisTokenStore on a real Redis', { skip }, () => {
     assert.equal(await admin.exists(keys(userId).sessions, ...sids.map(keys(userId).session)), 0);
   });
 
-  it('a session revoked on one instance is rejected by another at once', async () => {
+  itWithRedis('a session revoked on one instance is rejected by another at once', async () => {
     const other = new RedisTokenStore(client(), prefix, contractPolicy);
     try {
       const userId = uniqueUserId();

@@ -1,0 +1,333 @@
+// node:test's describe/it return promises that the runner itself awaits.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it as nodeIt } from 'node:test';
+import { DomainError, StoreUnavailableError } from '../../src/errors.js';
+import type { User, UserRepository } from '../../src/repositories/user-repository.js';
+import { normalizeUsername, usernameKey } from '../../src/services/password-policy.js';
+
+export interface RepositoryUnderTest {
+  users: UserRepository;
+  /** A repository over a database that cannot be reached (closed port, destroyed connection). */
+  unreachable: () => Promise<{ users: UserRepository; close: () => Promise<void> }>;
+  cleanup: () => Promise<void>;
+}
+
+/** Makes the repository to test, or returns why it cannot (the suite is then skipped, visibly). */
+export type MakeRepository = () => Promise<RepositoryUnderTest | string>;
+
+let counter = 0;
+
+function name(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}${counter}x${randomBytes(4).toString('hex')}`;
+}
+
+function hash(): string {
+  return `$argon2id$v=19$m=19456,t=2,p=1$${randomBytes(16).toString('base64')}`;
+}
+
+function newUser(display = name()): { username: string; usernameKey: string; passwordHash: string } {
+  const username = normalizeUsername(display);
+  return { username, usernameKey: usernameKey(username), passwordHash: hash() };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof DomainError, `expected a DomainError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    return true;
+  });
+}
+
+/**
+ * Registers the UserRepository contract as a node:test suite named `name`. Tests in one file run one after
+ * another, so a test may rely on ids growing between its own inserts.
+ */
+export async function userRepositoryContract(suite: string, make: MakeRepository): Promise<void> {
+  const made = await make();
+  const skip = typeof made === 'string' ? made : false;
+  const it = (behaviour: string, fn: () => Promise<void>) => nodeIt(behaviour, { skip }, fn);
+  const repo = (): UserRepository => {
+    if (typeof made === 'string') throw new Error(made);
+    return made.users;
+  };
+
+  describe(suite, () => {
+    after(async () => {
+      if (typeof made !== 'string') await made.cleanup();
+    });
+
+    describe('create and find', () => {
+      it('a created user is found by id and by username key, with its hash', async () => {
+        const users = repo();
+        const input = newUser();
+        const created = await users.create(input);
+        assert.equal(typeof created.id, 'number');
+        assert.ok(Number.isSafeInteger(created.id) && created.id > 0);
+        assert.deepEqual(created, { id: created.id, username: input.username });
+        assert.deepEqual(await users.findById(created.id), created);
+        assert.deepEqual(await users.findWithHashById(created.id), {
+          ...created,
+          passwordHash: input.passwordHash,
+        });
+        assert.deepEqual(await users.findByUsernameKey(input.usernameKey), {
+          ...created,
+          passwordHash: input.passwordHash,
+        });
+      });
+
+      it('unknown ids and keys are not found', async () => {
+        const users = repo();
+        assert.equal(await users.findById(2 ** 31 - 1), undefined);
+        assert.equal(await users.findWithHashById(2 ** 31 - 1), undefined);
+        assert.equal(await users.findByUsernameKey(usernameKey(name('nobody'))), undefined);
+      });
+
+      it('a username is returned exactly as stored, Unicode included', async () => {
+        const users = repo();
+        const input = newUser(`Zoë_${name('Ünï')}_名前`);
+        const created = await users.create(input);
+        assert.equal(created.username, input.username);
+        assert.equal((await users.findById(created.id))?.username, input.username);
+        assert.equal((await users.findByUsernameKey(input.usernameKey))?.id, created.id);
+      });
+
+      it('the username key matches regardless of the case it was registered in', async () => {
+        const users = repo();
+        const display = name('MixedCase');
+        const created = await users.create(newUser(display));
+        assert.equal((await users.findByUsernameKey(usernameKey(display.toUpperCase())))?.id, created.id);
+      });
+    });
+
+    describe('unique usernames', () => {
+      it('a case-insensitive clash is username_taken and stores nothing', async () => {
+        const users = repo();
+        const display = name('Clash');
+        const first = await users.create(newUser(display));
+        const before = await users.count();
+        await rejectsWith(users.create(newUser(display.toUpperCase())), 'username_taken');
+        assert.equal(await users.count(), before);
+        assert.equal((await users.findByUsernameKey(usernameKey(display)))?.id, first.id);
+      });
+
+      it('of 50 concurrent creates of one username exactly one succeeds', async () => {
+        const users = repo();
+        const display = name('race');
+        const variants = Array.from({ length: 50 }, (_, i) =>
+          i % 2 === 0 ? display.toUpperCase() : display.toLowerCase(),
+        );
+        const results = await Promise.allSettled(variants.map((v) => users.create(newUser(v))));
+        const ok = results.filter((r) => r.status === 'fulfilled');
+        assert.equal(ok.length, 1);
+        for (const r of results) {
+          if (r.status === 'rejected') {
+            assert.ok(r.reason instanceof DomainError, String(r.reason));
+            assert.equal(r.reason.code, 'username_taken');
+          }
+        }
+        assert.equal((await users.findByUsernameKey(usernameKey(display)))?.id, ok[0]?.value.id);
+      });
+
+      it('50 concurrent creates of different usernames get 50 different ids', async () => {
+        const users = repo();
+        const created = await Promise.all(Array.from({ length: 50 }, () => users.create(newUser())));
+        assert.equal(new Set(created.map((u) => u.id)).size, 50);
+      });
+    });
+
+    describe('update', () => {
+      it('a rename moves the user to the new username key', async () => {
+        const users = repo();
+        const created = await users.create(newUser());
+        const oldKey = usernameKey(created.username);
+        const next = normalizeUsername(name('Renamed'));
+        const updated = await users.update(created.id, {
+          username: { display: next, key: usernameKey(next) },
+        });
+        assert.deepEqual(updated, { id: created.id, username: next });
+        assert.equal(await users.findByUsernameKey(oldKey), undefined);
+        assert.equal((await users.findByUsernameKey(usernameKey(next)))?.id, created.id);
+      });
+
+      it('a rename to a case variant of its own name is allowed', async () => {
+        const users = repo();
+        const created = await users.create(newUser(name('case')));
+        const upper = created.username.toUpperCase();
+        const updated = await users.update(created.id, {
+          username: { display: upper, key: usernameKey(upper) },
+        });
+        assert.equal(updated?.username, upper);
+      });
+
+      it("a rename onto another user's name is username_taken and changes nothing", async () => {
+        const users = repo();
+        const alice = await users.create(newUser(name('alice')));
+        const bob = await users.create(newUser(name('bob')));
+        const clash = alice.username.toUpperCase();
+        await rejectsWith(
+          users.update(bob.id, { username: { display: clash, key: usernameKey(clash) } }),
+          'username_taken',
+        );
+        assert.deepEqual(await users.findById(bob.id), bob);
+        assert.deepEqual(await users.findById(alice.id), alice);
+      });
+
+      it('a password change replaces the hash and keeps the name', async () => {
+        const users = repo();
+        const created = await users.create(newUser());
+        const next = hash();
+        assert.deepEqual(await users.update(created.id, { passwordHash: next }), created);
+        assert.equal((await users.findWithHashById(created.id))?.passwordHash, next);
+      });
+
+      it('updating a user that does not exist returns undefined', async () => {
+        const users = repo();
+        const created = await users.create(newUser());
+        await users.delete(created.id);
+        assert.equal(await users.update(created.id, { passwordHash: hash() }), undefined);
+      });
+    });
+
+    describe('replaceHash', () => {
+      it('replaces the hash when it is still the expected one', async () => {
+        const users = repo();
+        const input = newUser();
+        const created = await users.create(input);
+        const next = hash();
+        assert.equal(await users.replaceHash(created.id, input.passwordHash, next), true);
+        assert.equal((await users.findWithHashById(created.id))?.passwordHash, next);
+      });
+
+      it('does not undo a concurrent password change', async () => {
+        const users = repo();
+        const input = newUser();
+        const created = await users.create(input);
+        const changed = hash();
+        await users.update(created.id, { passwordHash: changed });
+        assert.equal(await users.replaceHash(created.id, input.passwordHash, hash()), false);
+        assert.equal((await users.findWithHashById(created.id))?.passwordHash, changed);
+      });
+
+      it('of concurrent rehashes from one hash exactly one wins', async () => {
+        const users = repo();
+        const input = newUser();
+        const created = await users.create(input);
+        const candidates = Array.from({ length: 10 }, () => hash());
+        const results = await Promise.all(
+          candidates.map((c) => users.replaceHash(created.id, input.passwordHash, c)),
+        );
+        assert.equal(results.filter(Boolean).length, 1);
+        const stored = (await users.findWithHashById(created.id))?.passwordHash;
+        assert.equal(stored, candidates[results.indexOf(true)]);
+      });
+
+      it('is false for a user that does not exist', async () => {
+        assert.equal(await repo().replaceHash(2 ** 31 - 2, hash(), hash()), false);
+      });
+    });
+
+    describe('delete', () => {
+      it('a deleted user is gone and deleting again is false', async () => {
+        const users = repo();
+        const input = newUser();
+        const created = await users.create(input);
+        assert.equal(await users.delete(created.id), true);
+        assert.equal(await users.findById(created.id), undefined);
+        assert.equal(await users.findByUsernameKey(input.usernameKey), undefined);
+        assert.equal(await users.delete(created.id), false);
+      });
+
+      it("a deleted user's name can be registered again, under a new id", async () => {
+        const users = repo();
+        const input = newUser();
+        const first = await users.create(input);
+        await users.delete(first.id);
+        const second = await users.create({ ...input, passwordHash: hash() });
+        assert.notEqual(second.id, first.id);
+      });
+
+      it('the id of the newest user is never handed out again after it is deleted', async () => {
+        const users = repo();
+        const newest = await users.create(newUser());
+        await users.delete(newest.id);
+        const next = await users.create(newUser());
+        assert.ok(next.id > newest.id, `id ${next.id} reused or went back (deleted ${newest.id})`);
+      });
+    });
+
+    describe('list and count', () => {
+      it('pages through users in id order without gaps or repeats', async () => {
+        const users = repo();
+        const created: User[] = [];
+        for (let i = 0; i < 5; i += 1) created.push(await users.create(newUser(name('page'))));
+        const start = (created[0]?.id ?? 1) - 1;
+        const seen: User[] = [];
+        let afterId = start;
+        for (;;) {
+          const page = await users.list({ limit: 2, afterId });
+          assert.ok(page.length <= 2);
+          if (page.length === 0) break;
+          seen.push(...page);
+          afterId = page[page.length - 1]?.id ?? afterId;
+        }
+        assert.deepEqual(seen, created);
+      });
+
+      it('lists from the first user when no cursor is given', async () => {
+        const users = repo();
+        await users.create(newUser());
+        const first = await users.list({ limit: 1 });
+        assert.equal(first.length, 1);
+        const all = await users.list({ limit: 100_000 });
+        assert.deepEqual(first[0], all[0]);
+        assert.deepEqual(
+          all.map((u) => u.id),
+          all.map((u) => u.id).sort((a, b) => a - b),
+        );
+      });
+
+      it('count is a number that follows creates and deletes', async () => {
+        const users = repo();
+        const before = await users.count();
+        assert.equal(typeof before, 'number');
+        const a = await users.create(newUser());
+        await users.create(newUser());
+        await users.create(newUser());
+        assert.equal(await users.count(), before + 3);
+        await users.delete(a.id);
+        assert.equal(await users.count(), before + 2);
+      });
+    });
+
+    describe('availability', () => {
+      it('ping resolves while the database is reachable', async () => {
+        await repo().ping();
+      });
+
+      it('every method of an unreachable database fails with StoreUnavailableError', async () => {
+        if (typeof made === 'string') throw new Error(made);
+        const down = await made.unreachable();
+        try {
+          const input = newUser();
+          const calls: (() => Promise<unknown>)[] = [
+            () => down.users.ping(),
+            () => down.users.create(input),
+            () => down.users.findById(1),
+            () => down.users.findWithHashById(1),
+            () => down.users.findByUsernameKey(input.usernameKey),
+            () => down.users.update(1, { passwordHash: hash() }),
+            () => down.users.replaceHash(1, hash(), hash()),
+            () => down.users.delete(1),
+            () => down.users.list({ limit: 1 }),
+            () => down.users.count(),
+          ];
+          for (const call of calls) await assert.rejects(call(), StoreUnavailableError);
+        } finally {
+          await down.close();
+        }
+      });
+    });
+  });
+}

@@ -1,0 +1,73 @@
+// node:test's describe/it return promises that the runner itself awaits.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { openDatabase } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
+import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
+import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
+import { userRepositoryContract } from './user-repository-contract.js';
+
+const unavailable = await postgresUnavailable();
+const skip = unavailable ?? false;
+
+await userRepositoryContract('KyselyUserRepository on PostgreSQL', async () => {
+  if (unavailable !== undefined) return unavailable;
+  const testDb = await createTestDatabase();
+  const database = openDatabase(testDb.url);
+  await migrateToLatest(database);
+  return {
+    users: new KyselyUserRepository(database.db),
+    unreachable: async () => {
+      const down = openDatabase('postgres://postgres@127.0.0.1:1/test');
+      return { users: new KyselyUserRepository(down.db), close: () => down.close() };
+    },
+    cleanup: async () => {
+      await database.close();
+      await testDb.drop();
+    },
+  };
+});
+
+describe('migrations on PostgreSQL', () => {
+  let testDb: TestDatabase;
+
+  before(async () => {
+    if (unavailable === undefined) testDb = await createTestDatabase();
+  });
+
+  after(async () => {
+    if (unavailable === undefined) await testDb.drop();
+  });
+
+  it('two migrators started at once both succeed and apply each migration once', { skip }, async () => {
+    const a = openDatabase(testDb.url);
+    const b = openDatabase(testDb.url);
+    try {
+      const [ranA, ranB] = await Promise.all([migrateToLatest(a), migrateToLatest(b)]);
+      const applied = [...ranA, ...ranB].sort();
+      assert.deepEqual(applied, ['001_users', '002_audit_events']);
+      const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(a.db);
+      assert.deepEqual(
+        rows.rows.map((r) => r.name),
+        ['001_users', '002_audit_events'],
+      );
+      assert.deepEqual(await migrateToLatest(b), [], 'a third run has nothing to do');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('ids come from an identity column that never reuses a value', { skip }, async () => {
+    const database = openDatabase(testDb.url);
+    try {
+      await migrateToLatest(database);
+      const column = await sql<{ is_identity: string; identity_generation: string }>`
+        SELECT is_identity, identity_generation FROM information_schema.columns
+        WHERE table_name = 'users' AND column_name = 'id'`.execute(database.db);
+      assert.deepEqual(column.rows, [{ is_identity: 'YES', identity_generation: 'ALWAYS' }]);
+    } finally {
+      await database.close();
+    }
+  });
+});
