@@ -4,6 +4,17 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import type { HostPort, RedisTarget } from './stores/redis-client.js';
+
+// `host:port[,host:port…]`, IPv6 hosts in brackets.
+const HOST_PORT_LIST =
+  '^\\s*(\\[[0-9A-Fa-f:.]+\\]|[^\\s,:\\[\\]]+):\\d{1,5}(\\s*,\\s*(\\[[0-9A-Fa-f:.]+\\]|[^\\s,:\\[\\]]+):\\d{1,5})*\\s*$';
+
+/** Messages for values whose schema pattern would make an unreadable error. */
+const FORMAT_HINTS: Record<string, string> = {
+  REDIS_CLUSTER_NODES: 'must be a comma-separated list of host:port (e.g. 10.0.0.1:6379,10.0.0.2:6379)',
+  REDIS_SENTINELS: 'must be a comma-separated list of host:port (e.g. 10.0.0.1:26379,10.0.0.2:26379)',
+};
 
 const Seconds = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
 const Count = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
@@ -24,6 +35,11 @@ export const EnvSchema = Type.Object({
   REDIS_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 6379 }),
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_:.-]{1,32}$', default: 'kw' }),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60000, default: 1000 }),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: HOST_PORT_LIST })),
+  REDIS_SENTINEL_NAME: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'mymaster' }),
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_SENTINEL_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
 
   JWT_KEY: Type.Optional(Type.String()),
   JWT_PRIVATE_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -85,10 +101,36 @@ function isWeakSecret(secret: string): boolean {
   return WEAK_SECRETS.has(lower) || /^(.)\1*$/.test(secret) || /default|changeme|example/.test(lower);
 }
 
+function parseHostPorts(list: string): HostPort[] {
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf(':');
+      return { host: entry.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(at + 1)) };
+    });
+}
+
+function redisTarget(env: Env): RedisTarget | undefined {
+  if (env.REDIS_CLUSTER_NODES !== undefined) {
+    return { clusterNodes: parseHostPorts(env.REDIS_CLUSTER_NODES), password: env.REDIS_PASSWORD };
+  }
+  if (env.REDIS_SENTINELS !== undefined) {
+    return {
+      sentinels: parseHostPorts(env.REDIS_SENTINELS),
+      sentinelName: env.REDIS_SENTINEL_NAME,
+      password: env.REDIS_PASSWORD,
+      sentinelPassword: env.REDIS_SENTINEL_PASSWORD,
+    };
+  }
+  const url = env.REDIS_URL ?? (env.REDIS_HOST ? `redis://${env.REDIS_HOST}:${env.REDIS_PORT}` : undefined);
+  return url === undefined ? undefined : { url };
+}
+
 function toConfig(env: Env) {
   const dataDir = path.resolve(env.DATA_DIR);
-  const redisUrl =
-    env.REDIS_URL ?? (env.REDIS_HOST ? `redis://${env.REDIS_HOST}:${env.REDIS_PORT}` : undefined);
+  const redis = redisTarget(env);
   return {
     port: env.PORT,
     host: env.HOST,
@@ -101,8 +143,8 @@ function toConfig(env: Env) {
       .filter(Boolean),
     webConcurrency: env.WEB_CONCURRENCY,
     bodyLimit: 64 * 1024,
-    redis: redisUrl
-      ? { url: redisUrl, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS }
+    redis: redis
+      ? { ...redis, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS }
       : undefined,
     jwt: {
       hmacSecret: env.JWT_KEY,
@@ -165,6 +207,26 @@ function crossFieldProblems(env: Env): string[] {
   if (env.REFRESH_TOKEN_SECRET !== undefined && Buffer.byteLength(env.REFRESH_TOKEN_SECRET) < 32) {
     problems.push('REFRESH_TOKEN_SECRET: must be at least 32 bytes');
   }
+  const redisModes = [
+    env.REDIS_URL !== undefined || env.REDIS_HOST !== undefined ? 'REDIS_URL/REDIS_HOST' : undefined,
+    env.REDIS_CLUSTER_NODES !== undefined ? 'REDIS_CLUSTER_NODES' : undefined,
+    env.REDIS_SENTINELS !== undefined ? 'REDIS_SENTINELS' : undefined,
+  ].filter((mode) => mode !== undefined);
+  if (redisModes.length > 1) {
+    problems.push(`REDIS_URL: set only one of ${redisModes.join(', ')} (single node, Cluster or Sentinel)`);
+  }
+  for (const key of ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const) {
+    const list = env[key];
+    if (list !== undefined && parseHostPorts(list).some((node) => node.port < 1 || node.port > 65535)) {
+      problems.push(`${key}: every port must be between 1 and 65535 (got ${JSON.stringify(list)})`);
+    }
+  }
+  if (env.WEB_CONCURRENCY > 1 && redisModes.length === 0) {
+    problems.push(
+      'WEB_CONCURRENCY: more than one worker needs a shared token store; set REDIS_URL (or REDIS_CLUSTER_NODES, ' +
+        'REDIS_SENTINELS), or use WEB_CONCURRENCY=1 with the in-process store',
+    );
+  }
   if (env.SESSION_IDLE_TTL > env.SESSION_MAX_TTL) {
     problems.push('SESSION_IDLE_TTL: must not exceed SESSION_MAX_TTL');
   }
@@ -192,15 +254,22 @@ export function loadConfig(env: Record<string, string | undefined>, dotEnvFile?:
       if (value !== undefined && value !== '') merged[key] = value;
     }
   }
-  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, merged));
   const problems: string[] = [];
   const seen = new Set<string>();
+  // Value.Convert truncates "80.5" or "0x50" to 80 (in place): integers must be written as plain integers.
+  for (const [key, value] of Object.entries(merged)) {
+    const type = (EnvSchema.properties as Record<string, { type?: unknown } | undefined>)[key]?.type;
+    if (type !== 'integer' || /^\s*-?\d+\s*$/.test(value)) continue;
+    seen.add(key);
+    problems.push(`${key}: must be an integer (got ${JSON.stringify(value)})`);
+  }
+  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, merged));
   for (const error of Value.Errors(EnvSchema, converted)) {
     const key = error.instancePath.replace(/^\//, '');
     if (seen.has(key)) continue;
     seen.add(key);
     const allowed = (EnvSchema.properties as Record<string, { enum?: string[] } | undefined>)[key]?.enum;
-    const message = allowed ? `must be one of ${allowed.join(', ')}` : error.message;
+    const message = allowed ? `must be one of ${allowed.join(', ')}` : (FORMAT_HINTS[key] ?? error.message);
     const shown = /KEY|SECRET|URL|PASSWORD/.test(key) ? '' : ` (got ${JSON.stringify(merged[key])})`;
     problems.push(`${key}: ${message}${shown}`);
   }

@@ -140,7 +140,7 @@ if counter == current then
   allow(KEYS[3], ARGV[2], ARGV[6], now)
   return {'rotated', current}
 end
-if counter == current - 1 and now - tonumber(state[2]) <= tonumber(ARGV[5]) then
+if counter == current - 1 and tonumber(ARGV[5]) > 0 and now - tonumber(state[2]) <= tonumber(ARGV[5]) then
   touch(KEYS[1], ARGV[1], now, idle, max_expires_at)
   allow(KEYS[3], ARGV[2], ARGV[6], now)
   return {'grace', current}

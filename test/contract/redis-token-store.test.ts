@@ -66,7 +66,9 @@ await tokenStoreContract('RedisTokenStore', async (policy) => {
 });
 
 describe('RedisTokenStore on a real Redis', () => {
-  const itWithRedis = (behaviour: string, fn: () => Promise<void>) => it(behaviour, { skip }, fn);
+  const itWithRedis = (behaviour: string, fn: () => Promise<void>): void => {
+    void it(behaviour, { skip }, fn);
+  };
   const prefix = `${runPrefix}:props`;
   let admin: Redis;
   let store: RedisTokenStore;
