@@ -9,6 +9,7 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from './config.js';
 import type { Deps } from './deps.js';
+import { DomainError } from './errors.js';
 import { registerErrorHandler } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
 import './http/route-config.js';
@@ -64,6 +65,21 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
+  });
+
+  // Labelled by route template (`/sessions/:id`), never the raw URL, so that label values stay few.
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.addHook('onError', async (_request, _reply, error) => {
+    if (error instanceof DomainError && error.code === 'store_unavailable') deps.metrics.storeErrors.inc();
   });
 
   if (config.corsOrigins.length > 0) {

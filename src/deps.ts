@@ -1,21 +1,29 @@
-import { pino, type Logger } from 'pino';
+import type { Cluster, Redis } from 'ioredis';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { AuthFacade } from './facades/auth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
+import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
 import { KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
+import { AuditLog } from './services/audit-log.js';
+import { Metrics } from './services/metrics.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
+import { RateLimiter } from './services/rate-limiter.js';
 import { RefreshTokens } from './services/refresh-tokens.js';
 import { SessionService } from './services/session-service.js';
 import { loadKeySet, type KeySet } from './services/signing-keys.js';
 import { TokenService } from './services/token-service.js';
 import { UserService } from './services/user-service.js';
+import { MemoryRateLimitStore } from './stores/memory-rate-limit-store.js';
 import { MemoryTokenStore } from './stores/memory-token-store.js';
-import { createRedisClient } from './stores/redis-client.js';
+import type { RateLimitStore } from './stores/rate-limit-store.js';
+import { createRedisClient, describeRedisTarget } from './stores/redis-client.js';
+import { RedisRateLimitStore } from './stores/redis-rate-limit-store.js';
 import { RedisTokenStore } from './stores/redis-token-store.js';
 import type { TokenStore } from './stores/token-store.js';
 
@@ -25,6 +33,10 @@ export interface Deps {
   database: Database;
   users: UserRepository;
   tokenStore: TokenStore;
+  rateLimitStore: RateLimitStore;
+  rateLimiter: RateLimiter;
+  metrics: Metrics;
+  audit: AuditLog;
   keys: KeySet;
   hasher: PasswordHasher;
   sessions: SessionService;
@@ -55,29 +67,48 @@ export const REDACT_PATHS = [
   '*.refresh_token',
 ];
 
-export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+/** The JSON logger, with REDACT_PATHS applied; `destination` defaults to stdout (tests pass a capture stream). */
+export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  const options = { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
-function createTokenStore(config: Config, logger: Logger): TokenStore {
+/** The Redis client the config names (one per instance: the token store and the rate limits share it). */
+export function createRedis(config: Config, logger: Logger): Redis | Cluster | undefined {
+  if (!config.redis) return undefined;
+  const client = createRedisClient(config.redis);
+  client.on('error', (error: Error) => {
+    logger.warn({ err: { message: error.message } }, 'redis connection error');
+  });
+  logger.info({ redis: describeRedisTarget(config.redis) }, 'token store: redis');
+  return client;
+}
+
+/**
+ * The token store the config names: Redis when configured, in-process memory otherwise (also used by the CLI).
+ * The store owns `client` and quits it on close.
+ */
+export function createTokenStore(
+  config: Config,
+  logger: Logger,
+  client: Redis | Cluster | undefined = createRedis(config, logger),
+): TokenStore {
   const policy = {
     idleTtlMs: config.tokens.sessionIdleTtlSec * 1000,
     maxTtlMs: config.tokens.sessionMaxTtlSec * 1000,
     refreshReuseWindowMs: config.tokens.refreshReuseWindowSec * 1000,
   };
-  if (!config.redis) {
+  if (!config.redis || !client) {
     logger.info('token store: in-process memory (single instance only; sessions are lost on restart)');
     return new MemoryTokenStore(policy);
   }
-  const client = createRedisClient({
-    url: config.redis.url,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-  });
-  client.on('error', (error: Error) => {
-    logger.warn({ err: { message: error.message } }, 'redis connection error');
-  });
-  logger.info({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'token store: redis');
   return new RedisTokenStore(client, config.redis.keyPrefix, policy);
+}
+
+/** Rate-limit counters beside the tokens: in the same Redis when there is one, in memory otherwise. */
+function createRateLimitStore(config: Config, client: Redis | Cluster | undefined): RateLimitStore {
+  if (config.redis && client) return new RedisRateLimitStore(client, config.redis.keyPrefix);
+  return new MemoryRateLimitStore();
 }
 
 /** Builds every service once and wires them; runs pending migrations. */
@@ -100,7 +131,9 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     refreshSecret: config.tokens.refreshSecret,
   });
   logger.info({ kid: keys.signer.kid, alg: keys.signer.alg, keys: keys.byKid.size }, 'signing key loaded');
-  const tokenStore = createTokenStore(config, logger);
+  const redis = createRedis(config, logger);
+  const tokenStore = createTokenStore(config, logger, redis);
+  const rateLimitStore = createRateLimitStore(config, redis);
   const tokens = new TokenService({
     keys,
     issuer: config.jwt.issuer,
@@ -109,11 +142,38 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     maxTokenBytes: config.jwt.maxTokenBytes,
     now,
   });
+  // Read at scrape time only, by when `hasher` exists.
+  const metrics = new Metrics({ processMetrics: true, hashQueueDepth: () => hasher.queueDepth });
   const hasher = new PasswordHasher({
     argon2: config.passwords.argon2,
     concurrency: config.passwords.hashConcurrency,
     queueLimit: config.passwords.hashQueueLimit,
+    onDuration: (seconds, operation) => {
+      metrics.hashDuration.observe({ operation }, seconds);
+    },
   });
+  const audit = new AuditLog({
+    repository: new KyselyAuditRepository(database.db),
+    logger,
+    now,
+    onEvent: (event) => {
+      metrics.auditEvents.inc({ event: event.event });
+      if (event.event === 'login_succeeded') metrics.logins.inc({ result: 'succeeded' });
+      if (event.event === 'login_failed') metrics.logins.inc({ result: 'failed' });
+    },
+    onWriteError: () => {
+      metrics.auditWriteFailures.inc();
+    },
+  });
+  const rateLimiter = new RateLimiter({
+    store: rateLimitStore,
+    ...config.rateLimit,
+    now,
+    onReject: (limit) => {
+      metrics.rateLimited.inc({ limit });
+    },
+  });
+  logger.info({ store: rateLimitStore.kind, ...config.rateLimit }, 'rate limits');
   const policy = new PasswordPolicy({
     minLength: config.passwords.minLength,
     maxLength: config.passwords.maxLength,
@@ -124,6 +184,21 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     refreshTokens: new RefreshTokens(keys.refreshSecret),
     rotation: config.tokens.rotation,
     now,
+    events: {
+      tokenIssued: () => {
+        metrics.tokensIssued.inc();
+      },
+      tokenConsumed: () => {
+        metrics.tokensConsumed.inc();
+      },
+      sessionsRevoked: (count) => {
+        metrics.sessionsRevoked.inc(count);
+      },
+      refreshReuse: (userId, sid, client) => {
+        metrics.refreshReuse.inc();
+        void audit.record({ event: 'refresh_reuse_detected', userId, ip: client?.ip, detail: { sid } });
+      },
+    },
   });
   const userService = new UserService({
     users,
@@ -139,16 +214,20 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     database,
     users,
     tokenStore,
+    rateLimitStore,
+    rateLimiter,
+    metrics,
+    audit,
     keys,
     hasher,
     sessions,
-    userFacade: new UserFacade(userService, sessions),
-    authFacade: new AuthFacade(userService, sessions),
-    opsFacade: new OpsFacade(users, tokenStore, keys),
+    userFacade: new UserFacade(userService, sessions, { limiter: rateLimiter, audit }),
+    authFacade: new AuthFacade(userService, sessions, { limiter: rateLimiter, audit }),
+    opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
   };
 }
 
 /** Closes the stores; safe to call once the HTTP server has stopped. */
 export async function closeDeps(deps: Deps): Promise<void> {
-  await Promise.allSettled([deps.tokenStore.close(), deps.database.close()]);
+  await Promise.allSettled([deps.rateLimitStore.close(), deps.tokenStore.close(), deps.database.close()]);
 }

@@ -1,4 +1,7 @@
 import { DomainError } from '../errors.js';
+import type { AuditLog } from '../services/audit-log.js';
+import { usernameKey } from '../services/password-policy.js';
+import { RateLimitedError, type LoginAttempt, type RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo, Grant, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
 
@@ -29,17 +32,74 @@ function tokenResponse(grant: Grant): TokenResponse {
   };
 }
 
+/** The cross-cutting services a facade reports to; both optional so that a facade can be built bare. */
+export interface FacadeGuards {
+  limiter?: RateLimiter | undefined;
+  audit?: AuditLog | undefined;
+}
+
 /** Login, token validation and renewal, refresh, logout and session management (the seed's AuthFacade). */
 export class AuthFacade {
+  private readonly limiter: RateLimiter | undefined;
+  private readonly audit: AuditLog | undefined;
+
   constructor(
     private readonly users: UserService,
     private readonly sessions: SessionService,
-  ) {}
+    guards: FacadeGuards = {},
+  ) {
+    this.limiter = guards.limiter;
+    this.audit = guards.audit;
+  }
 
-  /** Checks credentials and opens a session. */
+  /**
+   * Checks credentials and opens a session. The rate limits are checked before any password work, so a refused
+   * attempt costs no hashing time.
+   */
   async authenticate(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
-    const user = await this.users.verifyCredentials(username, password);
-    return tokenResponse(await this.sessions.start(user.id, client));
+    let attempt: LoginAttempt | undefined;
+    try {
+      attempt = await this.limiter?.beginLogin(usernameKey(username), client.ip);
+    } catch (error) {
+      if (error instanceof RateLimitedError) {
+        await this.audit?.record({
+          event: 'login_failed',
+          username,
+          ip: client.ip,
+          detail: { reason: 'rate_limited', limit: error.limit },
+        });
+      }
+      throw error;
+    }
+    let check;
+    try {
+      check = await this.users.checkCredentials(username, password);
+    } catch (error) {
+      // Server busy or a store down: the attempt never reached the password, so it does not count.
+      await attempt?.abandoned().catch(() => undefined);
+      throw error;
+    }
+    if (!check.ok) {
+      await attempt?.failed();
+      await this.audit?.record({
+        event: 'login_failed',
+        userId: check.reason === 'wrong_password' ? check.userId : undefined,
+        username,
+        ip: client.ip,
+        detail: { reason: check.reason },
+      });
+      throw new DomainError('invalid_credentials');
+    }
+    await attempt?.succeeded();
+    const grant = await this.sessions.start(check.user.id, client);
+    await this.audit?.record({
+      event: 'login_succeeded',
+      userId: check.user.id,
+      username: check.user.username,
+      ip: client.ip,
+      detail: { sid: grant.sid },
+    });
+    return tokenResponse(grant);
   }
 
   /** Consumes a live token and returns its successor. */
@@ -56,22 +116,34 @@ export class AuthFacade {
   }
 
   /** Revokes the session the token belongs to. */
-  async logout(token: string): Promise<{ message: string }> {
-    await this.sessions.end(token);
+  async logout(token: string, client: ClientInfo): Promise<{ message: string }> {
+    const claims = await this.sessions.end(token);
+    await this.audit?.record({
+      event: 'logout',
+      userId: claims.userId,
+      ip: client.ip,
+      detail: { sid: claims.sid },
+    });
     return { message: 'Logged out successfully' };
   }
 
-  /** Rotates a refresh token into a new access and refresh token. */
-  async refresh(refreshToken: string): Promise<TokenResponse> {
-    return tokenResponse(await this.sessions.refresh(refreshToken));
+  /** Rotates a refresh token into a new access and refresh token (a detected reuse is audited by deps). */
+  async refresh(refreshToken: string, client: ClientInfo): Promise<TokenResponse> {
+    return tokenResponse(await this.sessions.refresh(refreshToken, client));
   }
 
   /** Revokes every session of the caller, the current one included. */
-  async logoutAll(token: string): Promise<{ message: string; revoked: number }> {
-    return this.sessions.guard(token, async (auth) => ({
-      message: 'Logged out of all sessions',
-      revoked: await this.sessions.revokeAll(auth.userId),
-    }));
+  async logoutAll(token: string, client: ClientInfo): Promise<{ message: string; revoked: number }> {
+    return this.sessions.guard(token, async (auth) => {
+      const revoked = await this.sessions.revokeAll(auth.userId);
+      await this.audit?.record({
+        event: 'logout_all',
+        userId: auth.userId,
+        ip: client.ip,
+        detail: { revoked },
+      });
+      return { message: 'Logged out of all sessions', revoked };
+    });
   }
 
   /** The caller's live sessions, the current one marked. */
@@ -89,9 +161,19 @@ export class AuthFacade {
   }
 
   /** Revokes one of the caller's sessions; the same 404 for an unknown id and for another user's session. */
-  async revokeSession(token: string, sessionId: string): Promise<{ message: string; token: string }> {
+  async revokeSession(
+    token: string,
+    sessionId: string,
+    client: ClientInfo,
+  ): Promise<{ message: string; token: string }> {
     return this.sessions.withAuth(token, async (auth) => {
       if (!(await this.sessions.revoke(auth.userId, sessionId))) throw new DomainError('session_not_found');
+      await this.audit?.record({
+        event: 'session_revoked',
+        userId: auth.userId,
+        ip: client.ip,
+        detail: { sid: sessionId, current: sessionId === auth.sid },
+      });
       return { message: 'Session revoked' };
     });
   }

@@ -1,4 +1,5 @@
 import type { UserRepository } from '../repositories/user-repository.js';
+import type { Metrics } from '../services/metrics.js';
 import type { KeySet } from '../services/signing-keys.js';
 import type { TokenStore } from '../stores/token-store.js';
 
@@ -15,6 +16,7 @@ export class OpsFacade {
     private readonly users: UserRepository,
     private readonly store: TokenStore,
     keys: KeySet,
+    private readonly metricsRegistry?: Metrics,
   ) {
     this.jwksDocument = {
       keys: [...keys.byKid.values()].flatMap((key) => (key.publicJwk ? [key.publicJwk] : [])),
@@ -34,6 +36,12 @@ export class OpsFacade {
       ),
     ]);
     return { ready: database === 'ok' && tokenStore === 'ok', checks: { database, token_store: tokenStore } };
+  }
+
+  /** The Prometheus exposition of this instance's metrics (empty when metrics are not wired). */
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    if (!this.metricsRegistry) return { contentType: 'text/plain; version=0.0.4; charset=utf-8', text: '' };
+    return { contentType: this.metricsRegistry.contentType, text: await this.metricsRegistry.render() };
   }
 
   /** The public verification keys (empty in HS256 mode). */

@@ -1,21 +1,44 @@
 import { DomainError } from '../errors.js';
 import type { User } from '../repositories/user-repository.js';
-import type { SessionService } from '../services/session-service.js';
+import type { AuditLog } from '../services/audit-log.js';
+import type { RateLimiter } from '../services/rate-limiter.js';
+import type { ClientInfo, SessionService } from '../services/session-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
+import type { FacadeGuards } from './auth-facade.js';
 
 /** Account use cases behind the seed's /user routes (the seed's UserFacade). */
 export class UserFacade {
+  private readonly limiter: RateLimiter | undefined;
+  private readonly audit: AuditLog | undefined;
+
   constructor(
     private readonly users: UserService,
     private readonly sessions: SessionService,
-  ) {}
+    guards: FacadeGuards = {},
+  ) {
+    this.limiter = guards.limiter;
+    this.audit = guards.audit;
+  }
 
-  /** Registers a new account. */
-  async create(username: string, password: string): Promise<{ message: string; user: User }> {
-    const user = await this.users.register(username, password);
+  /** Registers a new account (signups per IP are limited; only accounts actually created count). */
+  async create(
+    username: string,
+    password: string,
+    client: ClientInfo,
+  ): Promise<{ message: string; user: User }> {
+    const attempt = await this.limiter?.beginSignup(client.ip);
+    let user: User;
+    try {
+      user = await this.users.register(username, password);
+    } catch (error) {
+      await attempt?.abandoned().catch(() => undefined);
+      throw error;
+    }
+    await attempt?.created();
     // Ids are never reused by the database, but a token store that outlived a database reset could still hold
     // sessions for this id: a new account starts with none.
     await this.sessions.revokeAll(user.id);
+    await this.audit?.record({ event: 'signup', userId: user.id, username: user.username, ip: client.ip });
     return { message: 'User created successfully', user };
   }
 
@@ -32,20 +55,38 @@ export class UserFacade {
   async update(
     token: string,
     changes: AccountChanges,
+    client: ClientInfo,
   ): Promise<{ message: string; user: User; token: string }> {
     const checked = this.users.checkChanges(changes);
     return this.sessions.withAuth(token, async (auth) => {
-      const { user, passwordChanged } = await this.users.update(auth.userId, checked);
-      if (passwordChanged) await this.sessions.revokeOthers(auth.userId, auth.sid);
+      const { user, passwordChanged, usernameChanged } = await this.users.update(auth.userId, checked);
+      const base = { userId: user.id, username: user.username, ip: client.ip };
+      if (usernameChanged) await this.audit?.record({ ...base, event: 'username_changed' });
+      if (passwordChanged) {
+        const revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
+        await this.audit?.record({
+          ...base,
+          event: 'password_changed',
+          detail: { other_sessions_revoked: revoked },
+        });
+      }
       return { message: 'User updated successfully', user };
     });
   }
 
   /** Deletes the caller's account and revokes all of its sessions. */
-  async delete(token: string): Promise<{ message: string }> {
+  async delete(token: string, client: ClientInfo): Promise<{ message: string }> {
     return this.sessions.guard(token, async (auth) => {
+      const user = await this.users.find(auth.userId);
       await this.users.delete(auth.userId);
-      await this.sessions.revokeAll(auth.userId);
+      const revoked = await this.sessions.revokeAll(auth.userId);
+      await this.audit?.record({
+        event: 'account_deleted',
+        userId: auth.userId,
+        username: user?.username,
+        ip: client.ip,
+        detail: { sessions_revoked: revoked },
+      });
       return { message: 'User deleted successfully' };
     });
   }

@@ -17,10 +17,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ auth: AuthFacade }> = async
   );
 
   app.post('/logout', { schema: LogoutSchema, config: { optionalBody: true } }, async (request) =>
-    auth.logout(bearerToken(request, request.body.token)),
+    auth.logout(bearerToken(request, request.body.token), clientInfo(request)),
   );
 
   app.post('/refresh_token', { schema: RefreshSchema }, async (request) =>
-    auth.refresh(request.body.refresh_token),
+    auth.refresh(request.body.refresh_token, clientInfo(request)),
   );
 };

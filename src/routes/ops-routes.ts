@@ -40,6 +40,24 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ ops: OpsFacade }> = async (a
   );
 
   app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'Request latency, logins, password-hash time, tokens, refresh reuse, rate-limit hits, store errors. ' +
+          'Expose it to your monitoring network only.',
+        tags: ['ops'],
+        produces: ['text/plain'],
+      },
+    },
+    async (_request, reply) => {
+      const { contentType, text } = await ops.metrics();
+      return reply.type(contentType).send(text);
+    },
+  );
+
+  app.get(
     '/.well-known/jwks.json',
     {
       schema: {

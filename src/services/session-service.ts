@@ -32,7 +32,7 @@ export interface SessionEvents {
   tokenIssued?: () => void;
   tokenConsumed?: () => void;
   sessionsRevoked?: (count: number) => void;
-  refreshReuse?: (userId: number, sid: string) => void;
+  refreshReuse?: (userId: number, sid: string, client?: ClientInfo) => void;
 }
 
 export interface SessionServiceOptions {
@@ -136,8 +136,8 @@ export class SessionService {
     return claims;
   }
 
-  /** Rotates a refresh token (SPEC §3), detecting reuse. */
-  async refresh(refreshToken: string): Promise<Grant> {
+  /** Rotates a refresh token (SPEC §3), detecting reuse; `client` is reported with a detected reuse. */
+  async refresh(refreshToken: string, client?: ClientInfo): Promise<Grant> {
     const parts = this.refreshTokens.decode(refreshToken);
     if (!parts) throw new DomainError('invalid_refresh_token');
     const access = this.tokens.issue(parts.userId, parts.sid);
@@ -149,7 +149,7 @@ export class SessionService {
       this.now(),
     );
     if (outcome.status === 'reuse') {
-      this.events.refreshReuse?.(parts.userId, parts.sid);
+      this.events.refreshReuse?.(parts.userId, parts.sid, client);
       this.events.sessionsRevoked?.(1);
       throw new DomainError('invalid_refresh_token');
     }

@@ -185,3 +185,34 @@ export function loadKeySet(options: KeyOptions): KeySet {
           : refreshSecretFile(options.keysDir);
   return { signer, byKid: new Map(verifiers.map((k) => [k.kid, k])), refreshSecret };
 }
+
+/**
+ * The key configured outside the keys directory (JWT_KEY, JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE), which then
+ * signs instead of the directory's newest key; undefined when none is configured. Reads no directory.
+ */
+export function configuredKey(options: KeyOptions): SigningKey | undefined {
+  if (options.hmacSecret !== undefined) return hmacKey(options.hmacSecret);
+  if (options.privateKeyPem !== undefined) {
+    return ed25519Key(options.privateKeyPem.replace(/\\n/g, '\n'), 'JWT_PRIVATE_KEY', new Date());
+  }
+  if (options.privateKeyFile !== undefined) {
+    return ed25519Key(readFileSync(options.privateKeyFile, 'utf8'), options.privateKeyFile, new Date());
+  }
+  return undefined;
+}
+
+/**
+ * The keys of `keys` (oldest first, as readKeyDir returns them) whose tokens can no longer be valid: a newer key
+ * has existed for longer than the access-token lifetime. This assumes every instance was restarted when that
+ * newer key was added (a running instance keeps signing with the key it started with). The newest key is never
+ * returned.
+ */
+export function prunableKeys(keys: readonly SigningKey[], accessTtlSec: number, now: number): SigningKey[] {
+  const prunable: SigningKey[] = [];
+  for (let i = 0; i < keys.length - 1; i += 1) {
+    // Sorted oldest first, so the next key is the newer key that has existed the longest.
+    const successor = keys[i + 1] as SigningKey;
+    if (now - successor.createdAt.getTime() > accessTtlSec * 1000) prunable.push(keys[i] as SigningKey);
+  }
+  return prunable;
+}

@@ -79,7 +79,8 @@ export class TokenService {
         algorithms: [key.alg],
         allowedIss: options.issuer,
         allowedAud: options.audience,
-        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'sid', 'user_id'],
+        // fast-jwt checks iss/aud only when present: requiring them makes a token without them invalid.
+        requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti', 'sub', 'sid', 'user_id'],
       }) as Verify;
       this.verifiers.set(key.kid, { key, verify });
     }
@@ -117,7 +118,9 @@ export class TokenService {
       sid.length === 0 ||
       typeof jti !== 'string' ||
       jti.length === 0 ||
-      typeof exp !== 'number'
+      typeof exp !== 'number' ||
+      // RFC 7519 §4.1.4: not accepted on or after exp (fast-jwt still accepts at exp), on the injected clock.
+      exp * 1000 <= this.now()
     ) {
       throw invalid();
     }

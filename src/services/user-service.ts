@@ -17,6 +17,12 @@ export interface CheckedChanges {
   currentPassword?: string;
 }
 
+/** The outcome of a credential check (the reason is for the audit log, never for the client). */
+export type CredentialCheck =
+  | { ok: true; user: User }
+  | { ok: false; reason: 'unknown_user' }
+  | { ok: false; reason: 'wrong_password'; userId: number };
+
 export interface UserServiceOptions {
   users: UserRepository;
   hasher: PasswordHasher;
@@ -55,15 +61,25 @@ export class UserService {
    * unknown user (a dummy hash is verified) as for a wrong password.
    */
   async verifyCredentials(username: string, password: string): Promise<User> {
+    const check = await this.checkCredentials(username, password);
+    if (!check.ok) throw new DomainError('invalid_credentials');
+    return check.user;
+  }
+
+  /**
+   * Like `verifyCredentials`, but says why a check failed, for the audit log only: clients always get the same
+   * `invalid_credentials`, after the same work.
+   */
+  async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
     const user = await this.users.findByUsernameKey(usernameKey(username));
     if (!user) {
       await this.hasher.verifyDummy(password);
-      throw new DomainError('invalid_credentials');
+      return { ok: false, reason: 'unknown_user' };
     }
     const result = await this.hasher.verify(user.passwordHash, password);
-    if (!result.ok) throw new DomainError('invalid_credentials');
+    if (!result.ok) return { ok: false, reason: 'wrong_password', userId: user.id };
     if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
-    return { id: user.id, username: user.username };
+    return { ok: true, user: { id: user.id, username: user.username } };
   }
 
   async find(id: number): Promise<User | undefined> {
@@ -87,7 +103,10 @@ export class UserService {
   }
 
   /** Applies checked changes to an account; `invalid_token` when the account is gone. */
-  async update(userId: number, changes: CheckedChanges): Promise<{ user: User; passwordChanged: boolean }> {
+  async update(
+    userId: number,
+    changes: CheckedChanges,
+  ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean }> {
     const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('invalid_token');
     const update: UserChanges = {};
@@ -106,11 +125,19 @@ export class UserService {
     }
     if (changes.password !== undefined) update.passwordHash = await this.hasher.hash(changes.password);
     if (update.username === undefined && update.passwordHash === undefined) {
-      return { user: { id: current.id, username: current.username }, passwordChanged: false };
+      return {
+        user: { id: current.id, username: current.username },
+        passwordChanged: false,
+        usernameChanged: false,
+      };
     }
     const user = await this.users.update(userId, update);
     if (!user) throw new DomainError('invalid_token');
-    return { user, passwordChanged: update.passwordHash !== undefined };
+    return {
+      user,
+      passwordChanged: update.passwordHash !== undefined,
+      usernameChanged: update.username !== undefined,
+    };
   }
 
   async delete(userId: number): Promise<boolean> {

@@ -101,6 +101,7 @@ export class MemoryTokenStore implements TokenStore {
     }
     if (
       counter === session.refreshCounter - 1 &&
+      this.policy.refreshReuseWindowMs > 0 &&
       now - session.rotatedAt <= this.policy.refreshReuseWindowMs
     ) {
       session.lastUsedAt = now;

@@ -1,0 +1,49 @@
+/** The security-relevant events of SPEC §6 (`import` is recorded by `keyward import-seed-db`). */
+export type AuditEventName =
+  | 'signup'
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'logout'
+  | 'logout_all'
+  | 'password_changed'
+  | 'username_changed'
+  | 'session_revoked'
+  | 'refresh_reuse_detected'
+  | 'account_deleted'
+  | 'import';
+
+/** Plain, secret-free values only: ids, counts, reasons. */
+export type AuditDetail = Record<string, string | number | boolean | null>;
+
+/** An event as recorded: who, from where, what. */
+export interface AuditEvent {
+  event: AuditEventName;
+  userId?: number | undefined;
+  username?: string | undefined;
+  ip?: string | undefined;
+  detail?: AuditDetail | undefined;
+}
+
+/** A stored event, with its id and ISO-8601 time. */
+export interface StoredAuditEvent {
+  id: number;
+  at: string;
+  event: string;
+  userId: number | null;
+  username: string | null;
+  ip: string | null;
+  detail: AuditDetail | null;
+}
+
+export interface AuditQuery {
+  limit: number;
+  userId?: number;
+  event?: string;
+}
+
+/** The audit_events table; raises StoreUnavailableError when the database cannot be reached. */
+export interface AuditRepository {
+  append(event: AuditEvent, at: Date): Promise<void>;
+  /** The newest events first. */
+  recent(query: AuditQuery): Promise<StoredAuditEvent[]>;
+}

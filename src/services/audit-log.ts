@@ -1,0 +1,73 @@
+import type { Logger } from 'pino';
+import type { AuditEvent, AuditRepository, StoredAuditEvent } from '../repositories/audit-repository.js';
+
+export interface AuditLogOptions {
+  repository: AuditRepository;
+  logger: Logger;
+  now?: () => number;
+  /** Observes every event (metrics). */
+  onEvent?: (event: AuditEvent) => void;
+  /** Called when an event could not be stored (it has been logged all the same). */
+  onWriteError?: (error: unknown) => void;
+}
+
+const MAX_USERNAME = 128;
+const MAX_RECENT = 10_000;
+
+/**
+ * Security-relevant events (SPEC §6), written to the audit_events table and to the log at info level. Recording
+ * never fails the request it belongs to: if the database cannot take the event, the log line still carries it
+ * and the failure is logged as a warning.
+ */
+export class AuditLog {
+  private readonly repository: AuditRepository;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly onEvent: (event: AuditEvent) => void;
+  private readonly onWriteError: (error: unknown) => void;
+
+  constructor(options: AuditLogOptions) {
+    this.repository = options.repository;
+    this.logger = options.logger.child({ component: 'audit' });
+    this.now = options.now ?? Date.now;
+    this.onEvent = options.onEvent ?? (() => undefined);
+    this.onWriteError = options.onWriteError ?? (() => undefined);
+  }
+
+  /** Records one event; resolves once it is stored (or its storing failed and was logged), never rejects. */
+  async record(event: AuditEvent): Promise<void> {
+    // A submitted username (failed login) is attacker-chosen text of up to the body limit: keep it short.
+    const entry: AuditEvent = {
+      ...event,
+      username: event.username?.slice(0, MAX_USERNAME),
+    };
+    const at = new Date(this.now());
+    this.logger.info(
+      {
+        audit: {
+          event: entry.event,
+          user_id: entry.userId,
+          username: entry.username,
+          ip: entry.ip,
+          detail: entry.detail,
+        },
+      },
+      `audit: ${entry.event}`,
+    );
+    try {
+      this.onEvent(entry);
+      await this.repository.append(entry, at);
+    } catch (error) {
+      this.onWriteError(error);
+      this.logger.warn(
+        { err: error, audit_event: entry.event },
+        'audit event could not be stored in the database',
+      );
+    }
+  }
+
+  /** The newest `limit` events first, optionally only one user's or one event name's (`keyward audit`). */
+  recent(limit = 50, filter: { userId?: number; event?: string } = {}): Promise<StoredAuditEvent[]> {
+    return this.repository.recent({ ...filter, limit: Math.max(1, Math.min(MAX_RECENT, Math.floor(limit))) });
+  }
+}

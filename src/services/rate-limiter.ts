@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { DomainError } from '../errors.js';
+import type { RateLimitCount, RateLimitStore } from '../stores/rate-limit-store.js';
+
+/** The limits of SPEC §4, as named in metrics and audit events. */
+export type RateLimitName = 'login_failures' | 'login_ip' | 'signup_ip';
+
+export interface RateLimiterOptions {
+  store: RateLimitStore;
+  enabled: boolean;
+  /** Failed logins per (username, IP) per window. */
+  loginFailures: number;
+  /** Login attempts per IP per window. */
+  loginPerIp: number;
+  /** Accounts created per IP per window. */
+  signupPerIp: number;
+  windowSec: number;
+  now?: () => number;
+  /** Observes every rejection (metrics). */
+  onReject?: (limit: RateLimitName) => void;
+}
+
+/** A request refused by a rate limit: 429 with Retry-After. */
+export class RateLimitedError extends DomainError {
+  constructor(
+    readonly limit: RateLimitName,
+    retryAfter: number,
+  ) {
+    super('rate_limited', { retryAfter });
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** An attempt that passed the limits; settle it once its outcome is known. */
+export interface LoginAttempt {
+  /** The credentials were right: the (username, IP) failure count starts again. */
+  succeeded(): Promise<void>;
+  /** The credentials were wrong: the attempt stays counted. */
+  failed(): Promise<void>;
+  /** The attempt never got to the credentials (server busy, store down): it is not counted. */
+  abandoned(): Promise<void>;
+}
+
+/** An account creation that passed the limit; only created accounts stay counted. */
+export interface SignupAttempt {
+  created(): Promise<void>;
+  abandoned(): Promise<void>;
+}
+
+const NOTHING = async (): Promise<void> => undefined;
+const UNLIMITED_LOGIN: LoginAttempt = { succeeded: NOTHING, failed: NOTHING, abandoned: NOTHING };
+const UNLIMITED_SIGNUP: SignupAttempt = { created: NOTHING, abandoned: NOTHING };
+
+/**
+ * The address a per-IP limit counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64, since one subscriber
+ * usually holds a whole /64 and could otherwise rotate through addresses for free.
+ */
+export function ipBucket(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped?.[1]) return mapped[1];
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail] = (ip.toLowerCase().split('%')[0] ?? '').split('::');
+  const groups = (part: string | undefined): string[] =>
+    // An embedded IPv4 tail (`::1.2.3.4`) fills two groups.
+    part ? part.split(':').flatMap((g) => (g.includes('.') ? ['v4', 'v4'] : [g])) : [];
+  const left = groups(head);
+  const right = groups(tail);
+  const full =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${full
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+/**
+ * The rate limits of SPEC §4 over a RateLimitStore: failed logins per (username, IP), login attempts per IP and
+ * signups per IP, each in a fixed window that ends by itself. Counters are taken *before* any password work,
+ * so a burst of parallel guesses cannot slip past a limit, and a refused attempt costs no hashing.
+ */
+export class RateLimiter {
+  private readonly store: RateLimitStore;
+  private readonly options: RateLimiterOptions;
+  private readonly now: () => number;
+  private readonly windowMs: number;
+
+  constructor(options: RateLimiterOptions) {
+    this.options = options;
+    this.store = options.store;
+    this.now = options.now ?? Date.now;
+    this.windowMs = options.windowSec * 1000;
+  }
+
+  get enabled(): boolean {
+    return this.options.enabled;
+  }
+
+  /**
+   * Counts a login attempt for (username key, IP) and for the IP; throws RateLimitedError when either is over
+   * its limit. The returned attempt must be settled with its outcome.
+   */
+  async beginLogin(usernameKey: string, ip: string): Promise<LoginAttempt> {
+    if (!this.options.enabled) return UNLIMITED_LOGIN;
+    const bucket = ipBucket(ip);
+    const ipKey = `li:${bucket}`;
+    const failureKey = `lf:${digest(usernameKey)}:${bucket}`;
+    await this.take('login_ip', ipKey, this.options.loginPerIp);
+    await this.take('login_failures', failureKey, this.options.loginFailures);
+    return {
+      succeeded: () => this.store.reset(failureKey),
+      failed: NOTHING,
+      abandoned: async () => {
+        await this.store.release(failureKey, this.now());
+        await this.store.release(ipKey, this.now());
+      },
+    };
+  }
+
+  /** Counts an account creation for the IP; throws RateLimitedError over the limit. */
+  async beginSignup(ip: string): Promise<SignupAttempt> {
+    if (!this.options.enabled) return UNLIMITED_SIGNUP;
+    const key = `su:${ipBucket(ip)}`;
+    await this.take('signup_ip', key, this.options.signupPerIp);
+    return { created: NOTHING, abandoned: () => this.store.release(key, this.now()) };
+  }
+
+  private async take(limit: RateLimitName, key: string, max: number): Promise<RateLimitCount> {
+    const counted = await this.store.hit(key, this.windowMs, this.now());
+    if (counted.count > max) {
+      this.options.onReject?.(limit);
+      throw new RateLimitedError(limit, Math.max(1, Math.ceil(counted.resetInMs / 1000)));
+    }
+    return counted;
+  }
+}
+
+/** Usernames are attacker-chosen text: a digest keeps keys short and free of separators. */
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
+}
