@@ -1,0 +1,21 @@
+/** Exit codes scripts can rely on. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** An expected failure of a command: printed as one line, never with a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: typeof EXIT_FAILURE | typeof EXIT_USAGE = EXIT_FAILURE,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}
+
+/** The command line itself is wrong (unknown command or option, missing argument): exit code 2. */
+export function usageError(message: string): CliError {
+  return new CliError(message, EXIT_USAGE);
+}
