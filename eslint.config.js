@@ -15,7 +15,11 @@ export default tseslint.config(
         'error',
         {
           allowForKnownSafeCalls: [
-            { from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' },
+            {
+              from: 'file',
+              name: ['describe', 'it', 'test', 'suite'],
+              path: 'node_modules/@types/node/test.d.ts',
+            },
           ],
         },
       ],

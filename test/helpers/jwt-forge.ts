@@ -35,8 +35,10 @@ export function forge(header: JsonObject, payload: JsonObject, signing: Signing)
 /** Header and payload of a compact token, parsed without checking anything. */
 export function decodeToken(token: string): { header: JsonObject; payload: JsonObject; signature: string } {
   const [header, payload, sig] = token.split('.');
-  if (header === undefined || payload === undefined || sig === undefined) throw new Error('not a compact JWS');
-  const parse = (segment: string) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as JsonObject;
+  if (header === undefined || payload === undefined || sig === undefined)
+    throw new Error('not a compact JWS');
+  const parse = (segment: string) =>
+    JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as JsonObject;
   return { header: parse(header), payload: parse(payload), signature: sig };
 }
 
