@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
-import { openDatabase, type Database } from './db/database.js';
+import { describeDatabaseUrl, openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { AuthFacade } from './facades/auth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
@@ -117,6 +117,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const now = overrides.now ?? Date.now;
   const database = openDatabase(config.databaseUrl);
   try {
+    // Checked first so that a database that is down says so, rather than looking like a failed migration.
+    await database.ping().catch((error: unknown) => {
+      throw new Error(`cannot reach the database at ${describeDatabaseUrl(config.databaseUrl)}`, {
+        cause: error,
+      });
+    });
     await migrateToLatest(database);
   } catch (error) {
     await database.close();

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Generated } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
 
 export interface UserTable {
@@ -34,14 +34,53 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   db: Kysely<DatabaseSchema>;
   dialect: Dialect;
+  /** Resolves once the database answers a trivial query; rejects with the driver's error otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 // pg returns BIGINT/COUNT as strings; our ids fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-/** Opens the database named by DATABASE_URL (`sqlite:<file>` or `postgres://…`). */
-export function openDatabase(url: string): Database {
+/** Deadlines for PostgreSQL; the defaults keep a request that meets an unreachable database under 2 s. */
+export interface DatabaseOptions {
+  /** Getting a connection: connecting, or waiting for a free one in the pool. */
+  connectTimeoutMs?: number;
+  /** Server side: PostgreSQL cancels a statement running longer (a slow query frees its connection cleanly). */
+  statementTimeoutMs?: number;
+  /** Client side, above the statement timeout: the answer never comes because the network is gone. */
+  queryTimeoutMs?: number;
+}
+
+const POSTGRES_DEFAULTS: Required<DatabaseOptions> = {
+  connectTimeoutMs: 1000,
+  statementTimeoutMs: 1000,
+  queryTimeoutMs: 1500,
+};
+
+const ignore = (): void => undefined;
+
+/** The URL without its password, for logs and startup errors. */
+export function describeDatabaseUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
+}
+
+function withPing(db: Kysely<DatabaseSchema>, dialect: Dialect): Database {
+  return {
+    db,
+    dialect,
+    ping: async () => {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * Opens the database named by DATABASE_URL (`sqlite:<file>` or `postgres://…`). Tools that run long statements
+ * on purpose (a migration building an index on a large table) pass longer PostgreSQL deadlines.
+ */
+export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length) || ':memory:';
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -50,19 +89,28 @@ export function openDatabase(url: string): Database {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return withPing(
+      new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) }),
+      'sqlite',
+    );
   }
+  const timeouts = { ...POSTGRES_DEFAULTS, ...options };
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
-    connectionTimeoutMillis: 2000,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
-    statement_timeout: 5000,
-    query_timeout: 5000,
+    statement_timeout: timeouts.statementTimeoutMs,
+    query_timeout: timeouts.queryTimeoutMs,
+    keepAlive: true,
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
-  pool.on('error', () => undefined);
-  const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  pool.on('error', ignore);
+  // pg emits 'error' on a checked-out client whose connection drops, and the pool only listens while the client
+  // is idle: without this listener a database going away mid-query is an uncaught exception. The query itself
+  // fails with the same error, and the pool discards the broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', ignore);
+  });
+  return withPing(new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
 }

@@ -13,12 +13,28 @@ function rethrow(error: unknown): never {
   throw new StoreUnavailableError(error);
 }
 
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
+/**
+ * How long one repository call may take before it is answered as a store outage (SPEC §7: a 503 within 2 s).
+ * The driver's own timeouts bound each step (getting a connection, running the query), but a request queued
+ * behind hanging connections would wait for one and then hang on it: this bounds the whole call.
+ */
+export const DEFAULT_DEADLINE_MS = 1500;
+
+async function withinDeadline<T>(deadlineMs: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`the database did not answer within ${deadlineMs} ms`));
+    }, deadlineMs);
+  });
   try {
-    return await work();
+    // The abandoned query still ends on the driver's own timeouts; race() keeps its late rejection handled.
+    return await Promise.race([work(), deadline]);
   } catch (error) {
     if (error instanceof DomainError) throw error;
     rethrow(error);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -27,10 +43,15 @@ export class KyselyUserRepository implements UserRepository {
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
     private readonly now: () => Date = () => new Date(),
+    private readonly deadlineMs = DEFAULT_DEADLINE_MS,
   ) {}
 
+  private guarded<T>(work: () => Promise<T>): Promise<T> {
+    return withinDeadline(this.deadlineMs, work);
+  }
+
   create(user: NewUser): Promise<User> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const at = this.now().toISOString();
       return this.db
         .insertInto('users')
@@ -47,13 +68,13 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   findById(id: number): Promise<User | undefined> {
-    return guarded(() =>
+    return this.guarded(() =>
       this.db.selectFrom('users').select(['id', 'username']).where('id', '=', id).executeTakeFirst(),
     );
   }
 
   findWithHashById(id: number): Promise<UserWithHash | undefined> {
-    return guarded(() =>
+    return this.guarded(() =>
       this.db
         .selectFrom('users')
         .select(['id', 'username', 'password_hash as passwordHash'])
@@ -63,7 +84,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
-    return guarded(() =>
+    return this.guarded(() =>
       this.db
         .selectFrom('users')
         .select(['id', 'username', 'password_hash as passwordHash'])
@@ -73,7 +94,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   update(id: number, changes: UserChanges): Promise<User | undefined> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const values: Partial<Record<'username' | 'username_key' | 'password_hash' | 'updated_at', string>> = {
         updated_at: this.now().toISOString(),
       };
@@ -92,7 +113,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   replaceHash(id: number, expected: string, next: string): Promise<boolean> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const result = await this.db
         .updateTable('users')
         .set({ password_hash: next, updated_at: this.now().toISOString() })
@@ -104,14 +125,14 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   delete(id: number): Promise<boolean> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const result = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
       return result.numDeletedRows > 0n;
     });
   }
 
   list(options: { limit: number; afterId?: number }): Promise<User[]> {
-    return guarded(() =>
+    return this.guarded(() =>
       this.db
         .selectFrom('users')
         .select(['id', 'username'])
@@ -123,7 +144,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   count(): Promise<number> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       const row = await this.db
         .selectFrom('users')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -133,7 +154,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   ping(): Promise<void> {
-    return guarded(async () => {
+    return this.guarded(async () => {
       await this.db.selectFrom('users').select('id').limit(1).execute();
     });
   }
