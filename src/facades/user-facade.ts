@@ -1,7 +1,8 @@
 import { DomainError } from '../errors.js';
 import type { User } from '../repositories/user-repository.js';
 import type { AuditLog } from '../services/audit-log.js';
-import type { RateLimiter } from '../services/rate-limiter.js';
+import { usernameKey } from '../services/password-policy.js';
+import type { LoginAttempt, RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo, SessionService } from '../services/session-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
@@ -20,7 +21,10 @@ export class UserFacade {
     this.audit = guards.audit;
   }
 
-  /** Registers a new account (signups per IP are limited; only accounts actually created count). */
+  /**
+   * Registers a new account. Signups per IP are limited: created accounts and taken usernames count, requests
+   * refused by the username or password rules do not.
+   */
   async create(
     username: string,
     password: string,
@@ -31,7 +35,10 @@ export class UserFacade {
     try {
       user = await this.users.register(username, password);
     } catch (error) {
-      await attempt?.abandoned().catch(() => undefined);
+      // A 409 tells whether a username exists: probing names that way stays counted like a created account.
+      if (!(error instanceof DomainError && error.code === 'username_taken')) {
+        await attempt?.abandoned().catch(() => undefined);
+      }
       throw error;
     }
     await attempt?.created();
@@ -51,7 +58,10 @@ export class UserFacade {
     });
   }
 
-  /** Changes username and/or password; a password change revokes every other session. */
+  /**
+   * Changes username and/or password; a password change revokes every other session. A wrong current_password
+   * counts as a failed login for (username, IP), so a stolen access token cannot be used to guess the password.
+   */
   async update(
     token: string,
     changes: AccountChanges,
@@ -59,7 +69,18 @@ export class UserFacade {
   ): Promise<{ message: string; user: User; token: string }> {
     const checked = this.users.checkChanges(changes);
     return this.sessions.withAuth(token, async (auth) => {
-      const { user, passwordChanged, usernameChanged } = await this.users.update(auth.userId, checked);
+      const attempt =
+        checked.password === undefined ? undefined : await this.beginPasswordCheck(auth.userId, client);
+      let result;
+      try {
+        result = await this.users.update(auth.userId, checked);
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'wrong_current_password') await attempt?.failed();
+        else await attempt?.abandoned().catch(() => undefined);
+        throw error;
+      }
+      await attempt?.succeeded();
+      const { user, passwordChanged, usernameChanged } = result;
       const base = { userId: user.id, username: user.username, ip: client.ip };
       if (usernameChanged) await this.audit?.record({ ...base, event: 'username_changed' });
       if (passwordChanged) {
@@ -72,6 +93,13 @@ export class UserFacade {
       }
       return { message: 'User updated successfully', user };
     });
+  }
+
+  private async beginPasswordCheck(userId: number, client: ClientInfo): Promise<LoginAttempt | undefined> {
+    if (!this.limiter) return undefined;
+    const user = await this.users.find(userId);
+    // A vanished account fails the update itself with invalid_token.
+    return user ? this.limiter.beginLogin(usernameKey(user.username), client.ip) : undefined;
   }
 
   /** Deletes the caller's account and revokes all of its sessions. */

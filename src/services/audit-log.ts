@@ -15,6 +15,17 @@ const MAX_USERNAME = 128;
 const MAX_RECENT = 10_000;
 
 /**
+ * A submitted username (failed login) is attacker-chosen text: kept short, cut between code points, and with
+ * control characters and lone surrogates replaced, which PostgreSQL would refuse (NUL) and a terminal would obey.
+ */
+function cleanUsername(username: string): string {
+  return Array.from(username)
+    .slice(0, MAX_USERNAME)
+    .join('')
+    .replace(/[\p{Cc}\p{Cs}]/gu, '\uFFFD');
+}
+
+/**
  * Security-relevant events (SPEC §6), written to the audit_events table and to the log at info level. Recording
  * never fails the request it belongs to: if the database cannot take the event, the log line still carries it
  * and the failure is logged as a warning.
@@ -36,11 +47,7 @@ export class AuditLog {
 
   /** Records one event; resolves once it is stored (or its storing failed and was logged), never rejects. */
   async record(event: AuditEvent): Promise<void> {
-    // A submitted username (failed login) is attacker-chosen text of up to the body limit: keep it short.
-    const entry: AuditEvent = {
-      ...event,
-      username: event.username?.slice(0, MAX_USERNAME),
-    };
+    const entry: AuditEvent = { ...event, username: event.username && cleanUsername(event.username) };
     const at = new Date(this.now());
     this.logger.info(
       {

@@ -42,7 +42,7 @@ export interface LoginAttempt {
   abandoned(): Promise<void>;
 }
 
-/** An account creation that passed the limit; only created accounts stay counted. */
+/** An account creation that passed the limit; an attempt that is abandoned does not stay counted. */
 export interface SignupAttempt {
   created(): Promise<void>;
   abandoned(): Promise<void>;

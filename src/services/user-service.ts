@@ -71,7 +71,9 @@ export class UserService {
    * `invalid_credentials`, after the same work.
    */
   async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
-    const user = await this.users.findByUsernameKey(usernameKey(username));
+    const key = usernameKey(username);
+    // No account can have a NUL in its name (PostgreSQL cannot even store one, and would fail the query with a 5xx).
+    const user = key.includes('\u0000') ? undefined : await this.users.findByUsernameKey(key);
     if (!user) {
       await this.hasher.verifyDummy(password);
       return { ok: false, reason: 'unknown_user' };
