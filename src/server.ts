@@ -1,14 +1,15 @@
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { closeDeps, createDeps } from './deps.js';
+import { runPrimary } from './cluster.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { closeDeps, createDeps, createLogger } from './deps.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
-async function main(): Promise<void> {
-  let config;
+function loadConfigOrExit(): Config {
   try {
-    config = loadConfig(process.env, path.resolve('.env'));
+    return loadConfig(process.env, path.resolve('.env'));
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -16,14 +17,25 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+}
+
+/** One HTTP server: the whole process when WEB_CONCURRENCY=1, otherwise one worker of the cluster. */
+async function runServer(config: Config): Promise<void> {
   const deps = await createDeps(config);
   const app = await buildApp(config, deps);
 
   let closing = false;
+  // Fastify closes the connections that are idle when close() starts; a keep-alive connection still busy with
+  // a request would stay open after its response (for keepAliveTimeout, 72 s) and hold the shutdown up.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close');
+  });
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     deps.logger.info({ signal }, 'shutting down');
+    // For responses already past onSend when the signal came: their connection is dropped once idle.
+    app.server.keepAliveTimeout = Math.min(app.server.keepAliveTimeout, 1000);
     const timer = setTimeout(() => {
       deps.logger.error('graceful shutdown timed out');
       process.exit(1);
@@ -48,7 +60,21 @@ async function main(): Promise<void> {
     shutdown('SIGINT');
   });
 
+  // Fastify logs `Server listening at http://<host>:<port>` (the real port when PORT=0).
   await app.listen({ port: config.port, host: config.host });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  if (config.webConcurrency > 1 && cluster.isPrimary) {
+    await runPrimary(config, {
+      workers: config.webConcurrency,
+      logger: createLogger(config),
+      shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    });
+    return;
+  }
+  await runServer(config);
 }
 
 main().catch((error: unknown) => {

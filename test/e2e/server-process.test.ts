@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Agent } from 'undici';
+import { PASSWORD, uniqueName } from '../helpers/app.js';
+import { field, killAllServers, send, ServerProcess, START_TIMEOUT_MS } from '../helpers/server-process.js';
+
+const agent = new Agent();
+const dirs: string[] = [];
+
+after(async () => {
+  await killAllServers();
+  await agent.close();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const INVALID = { error: 'Invalid or expired token', code: 'invalid_token' };
+
+describe('the server process over TCP', { timeout: 6 * START_TIMEOUT_MS }, () => {
+  it('serves sign-up, login, GET /user, /validate_token, refresh and logout as a chain', async () => {
+    const server = await ServerProcess.start();
+    const base = server.url;
+    assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const username = uniqueName('e2e');
+
+    const created = await send(agent, base, 'POST', '/user', { json: { username, password: PASSWORD } });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.message, 'User created successfully');
+    const user = created.body.user as { id: number; username: string };
+    assert.deepEqual(user, { id: user.id, username });
+
+    const login = await send(agent, base, 'POST', '/authenticate_user', {
+      json: { username, password: PASSWORD },
+    });
+    assert.equal(login.status, 200);
+    assert.equal(login.body.token_type, 'Bearer');
+    assert.equal(login.body.access_token, login.body.token);
+    const first = field(login, 'token');
+    const refreshToken = field(login, 'refresh_token');
+
+    const me = await send(agent, base, 'GET', '/user', { token: first });
+    assert.equal(me.status, 200);
+    assert.deepEqual(me.body.user, user);
+    const second = field(me, 'token');
+    assert.notEqual(second, first);
+
+    const replay = await send(agent, base, 'GET', '/user', { token: first });
+    assert.equal(replay.status, 401);
+    assert.deepEqual(replay.body, INVALID);
+
+    const validated = await send(agent, base, 'POST', '/validate_token', { token: second });
+    assert.equal(validated.status, 200);
+    assert.equal(validated.body.message, 'Token is valid');
+    assert.equal(validated.body.user_id, user.id);
+    const third = field(validated, 'token');
+
+    const refreshed = await send(agent, base, 'POST', '/refresh_token', {
+      json: { refresh_token: refreshToken },
+    });
+    assert.equal(refreshed.status, 200);
+    assert.notEqual(field(refreshed, 'refresh_token'), refreshToken);
+    const fromRefresh = field(refreshed, 'token');
+
+    const logout = await send(agent, base, 'POST', '/logout', { token: fromRefresh });
+    assert.equal(logout.status, 200);
+    assert.deepEqual(logout.body, { message: 'Logged out successfully' });
+
+    // Logout revoked the session, so the other live token of that session died with it.
+    const afterLogout = await send(agent, base, 'GET', '/user', { token: third });
+    assert.equal(afterLogout.status, 401);
+    assert.deepEqual(afterLogout.body, INVALID);
+
+    const logs = server.lines.map((line) => JSON.stringify(line)).join('\n');
+    for (const secret of [PASSWORD, first, second, third, fromRefresh, refreshToken]) {
+      assert.equal(logs.includes(secret), false, 'a password or token reached the logs');
+    }
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
+  });
+
+  it('keeps users and the signing key across a restart; in-memory sessions fail closed', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'keyward-e2e-restart-'));
+    dirs.push(dataDir);
+    const username = uniqueName('restart');
+
+    const original = await ServerProcess.start({ DATA_DIR: dataDir });
+    assert.equal(
+      (await send(agent, original.url, 'POST', '/user', { json: { username, password: PASSWORD } })).status,
+      201,
+    );
+    const login = await send(agent, original.url, 'POST', '/authenticate_user', {
+      json: { username, password: PASSWORD },
+    });
+    const oldToken = field(login, 'token');
+    const jwks = await send(agent, original.url, 'GET', '/.well-known/jwks.json');
+    assert.equal(jwks.status, 200);
+    assert.deepEqual(await original.stop(), { code: 0, signal: null });
+    await original.kill();
+
+    const again = await ServerProcess.start({ DATA_DIR: dataDir });
+    assert.deepEqual((await send(agent, again.url, 'GET', '/.well-known/jwks.json')).body, jwks.body);
+    const stale = await send(agent, again.url, 'GET', '/user', { token: oldToken });
+    assert.equal(stale.status, 401);
+    assert.deepEqual(stale.body, INVALID);
+    const relogin = await send(agent, again.url, 'POST', '/authenticate_user', {
+      json: { username, password: PASSWORD },
+    });
+    assert.equal(relogin.status, 200);
+    const me = await send(agent, again.url, 'GET', '/user', { token: field(relogin, 'token') });
+    assert.equal(me.status, 200);
+    assert.equal((me.body.user as { username: string }).username, username);
+    assert.deepEqual(await again.stop(), { code: 0, signal: null });
+  });
+
+  it('exits 1 on an invalid configuration, listing every problem and no secret value', async () => {
+    const server = ServerProcess.spawn({
+      JWT_KEY: 'default_jwt_secret_key',
+      SESSION_IDLE_TTL: '90000',
+      SESSION_MAX_TTL: '3600',
+    });
+    assert.deepEqual(await server.exited, { code: 1, signal: null });
+    assert.match(server.stderr, /^Invalid configuration:$/m);
+    assert.match(server.stderr, /^ {2}- JWT_KEY: must be at least 32 bytes/m);
+    assert.match(server.stderr, /^ {2}- SESSION_IDLE_TTL: must not exceed SESSION_MAX_TTL$/m);
+    assert.equal(server.stderr.includes('default_jwt_secret_key'), false, 'the secret was printed');
+    assert.deepEqual(server.listening(), []);
+  });
+
+  it('exits 1 when WEB_CONCURRENCY > 1 has no shared token store, before forking any worker', async () => {
+    const server = ServerProcess.spawn({ WEB_CONCURRENCY: '2' });
+    assert.deepEqual(await server.exited, { code: 1, signal: null });
+    assert.match(server.stderr, /^ {2}- WEB_CONCURRENCY: more than one worker needs a shared token store/m);
+    assert.deepEqual(
+      server.lines.filter((line) => line.msg === 'worker started'),
+      [],
+    );
+  });
+});
