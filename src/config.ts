@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
@@ -85,11 +86,13 @@ export class ConfigError extends Error {
   }
 }
 
-function parseTrustProxy(value: string): boolean | number | string[] {
+/** proxy-addr's named ranges, accepted beside addresses and CIDRs. */
+const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function parseTrustProxy(value: string): boolean | string[] {
   const v = value.trim().toLowerCase();
-  if (v === '' || v === 'false' || v === '0' || v === 'no') return false;
+  if (v === '' || v === 'false' || v === 'no') return false;
   if (v === 'true' || v === 'yes') return true;
-  if (/^\d+$/.test(v)) return Number(v);
   return value
     .split(',')
     .map((s) => s.trim())
@@ -187,6 +190,28 @@ function toConfig(env: Env) {
 /** The validated, structured configuration every part of Keyward is built from. */
 export type Config = ReturnType<typeof toConfig>;
 
+/**
+ * TRUST_PROXY is false, true, or the proxies' addresses. A hop count is refused: Fastify 5 ignores numeric trust
+ * (it cannot check who the immediate peer is), so it would silently give every client the proxy's address.
+ */
+function trustProxyProblems(raw: string): string[] {
+  const trust = parseTrustProxy(raw);
+  if (typeof trust === 'boolean') return [];
+  const bad = trust.filter((entry) => {
+    if (PROXY_PRESETS.has(entry.toLowerCase())) return false;
+    const [address = '', prefix, extra] = entry.split('/');
+    if (extra !== undefined || isIP(address) === 0) return true;
+    if (prefix === undefined) return false;
+    const max = isIP(address) === 4 ? 32 : 128;
+    return !/^\d{1,3}$/.test(prefix) || Number(prefix) > max;
+  });
+  if (bad.length === 0) return [];
+  return [
+    `TRUST_PROXY: must be false, true, or a comma-separated list of proxy addresses or CIDRs ` +
+      `(e.g. 10.0.0.0/8,127.0.0.1; hop counts are not supported) (got ${JSON.stringify(raw)})`,
+  ];
+}
+
 function crossFieldProblems(env: Env): string[] {
   const problems: string[] = [];
   if (env.JWT_KEY !== undefined) {
@@ -207,6 +232,7 @@ function crossFieldProblems(env: Env): string[] {
   if (env.REFRESH_TOKEN_SECRET !== undefined && Buffer.byteLength(env.REFRESH_TOKEN_SECRET) < 32) {
     problems.push('REFRESH_TOKEN_SECRET: must be at least 32 bytes');
   }
+  problems.push(...trustProxyProblems(env.TRUST_PROXY));
   const redisModes = [
     env.REDIS_URL !== undefined || env.REDIS_HOST !== undefined ? 'REDIS_URL/REDIS_HOST' : undefined,
     env.REDIS_CLUSTER_NODES !== undefined ? 'REDIS_CLUSTER_NODES' : undefined,

@@ -130,10 +130,25 @@ describe('loadConfig conversions', () => {
     assert.equal(config.redis.keyPrefix, 'kw');
   });
 
-  it('parses TRUST_PROXY as a boolean, a hop count or a list', () => {
+  it('parses TRUST_PROXY as a boolean or a list of addresses, CIDRs and named ranges', () => {
     assert.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
-    assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
-    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.1, 10.0.0.2' }).trustProxy, ['10.0.0.1', '10.0.0.2']);
+    assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.1, 10.0.0.0/8' }).trustProxy, [
+      '10.0.0.1',
+      '10.0.0.0/8',
+    ]);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback,fd00::/8' }).trustProxy, ['loopback', 'fd00::/8']);
+  });
+
+  it('refuses a TRUST_PROXY hop count, which Fastify would silently ignore, and bad addresses', () => {
+    for (const value of ['1', '2', 'proxy.internal', '10.0.0.0/33', '10.0.0.1/8/2']) {
+      assert.throws(
+        () => loadConfig({ TRUST_PROXY: value }),
+        (error: unknown) =>
+          error instanceof ConfigError && /TRUST_PROXY: .*hop counts are not supported/.test(error.message),
+        value,
+      );
+    }
   });
 
   it('splits CORS_ORIGINS on commas', () => {
