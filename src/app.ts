@@ -10,7 +10,7 @@ import Fastify, {
 import type { Config } from './config.js';
 import type { Deps } from './deps.js';
 import { DomainError } from './errors.js';
-import { registerErrorHandler } from './http/error-handler.js';
+import { registerErrorHandler, sendFrameworkError } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
 import './http/route-config.js';
 import { authRoutes } from './routes/auth-routes.js';
@@ -40,6 +40,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       customOptions: { coerceTypes: false, removeAdditional: true, useDefaults: true, allErrors: false },
     },
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: sendFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   registerErrorHandler(app);

@@ -46,6 +46,25 @@ const FASTIFY_CODES: Record<number, ErrorCode> = {
   415: 'unsupported_media_type',
 };
 
+/**
+ * Errors Fastify raises before routing, which bypass the error handler: a malformed percent-encoding in the URL
+ * and a path parameter over `maxParamLength` (both found by fuzzing DELETE /sessions/:id) would otherwise get
+ * Fastify's own body instead of the envelope. An over-long parameter is the same 400 the schema gives to an id
+ * over its own limit, rather than Fastify's 414.
+ */
+export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_BAD_URL') {
+    send(reply, 'validation_failed', 'URL is not valid (malformed percent-encoding)');
+    return;
+  }
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    send(reply, 'validation_failed', 'a path parameter is too long');
+    return;
+  }
+  request.log.error({ err: error }, 'unexpected framework error');
+  send(reply, 'internal_error', ERRORS.internal_error.message);
+}
+
 /** One error envelope for everything: domain errors, validation, body parsing and the unexpected. */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | DomainError, request: FastifyRequest, reply: FastifyReply) => {
