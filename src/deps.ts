@@ -67,9 +67,35 @@ export const REDACT_PATHS = [
   '*.refresh_token',
 ];
 
+/** What the HTTP layer logs of a request (structurally: this module does not import Fastify). */
+interface LoggedRequest {
+  method: string;
+  url: string;
+  host?: string;
+  ip?: string;
+}
+
+/**
+ * The request as logged: no route reads anything from a query string, so a client that puts a token or a
+ * password in the URL gets it replaced rather than written to the logs.
+ */
+function serializeRequest(req: LoggedRequest): Record<string, string | undefined> {
+  const query = req.url.indexOf('?');
+  return {
+    method: req.method,
+    url: query === -1 ? req.url : `${req.url.slice(0, query)}?[redacted]`,
+    host: req.host,
+    remoteAddress: req.ip,
+  };
+}
+
 /** The JSON logger, with REDACT_PATHS applied; `destination` defaults to stdout (tests pass a capture stream). */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
-  const options = { level: config.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  const options = {
+    level: config.logLevel,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { req: serializeRequest },
+  };
   return destination ? pino(options, destination) : pino(options);
 }
 
@@ -148,6 +174,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     maxTokenBytes: config.jwt.maxTokenBytes,
     now,
   });
+  // The warm-up verification at start is no client's password: the hash metrics begin once it is done.
+  let serving = false;
   // Read at scrape time only, by when `hasher` exists.
   const metrics = new Metrics({ processMetrics: true, hashQueueDepth: () => hasher.queueDepth });
   const hasher = new PasswordHasher({
@@ -155,7 +183,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     concurrency: config.passwords.hashConcurrency,
     queueLimit: config.passwords.hashQueueLimit,
     onDuration: (seconds, operation) => {
-      metrics.hashDuration.observe({ operation }, seconds);
+      if (serving) metrics.hashDuration.observe({ operation }, seconds);
     },
   });
   const audit = new AuditLog({
@@ -215,6 +243,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     },
   });
   await hasher.warmUp();
+  serving = true;
   return {
     logger,
     database,

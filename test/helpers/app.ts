@@ -2,12 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { closeDeps, createDeps, type Deps, type DepsOverrides } from '../../src/deps.js';
+import { closeDeps, createDeps, createLogger, type Deps, type DepsOverrides } from '../../src/deps.js';
 
 /** Cheap argon2 parameters for tests that are not about hashing cost. */
 export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '8192', ARGON2_ITERATIONS: '1' };
+
+export interface MakeAppOptions {
+  /** Where the app's logger (the real one, REDACT_PATHS included, at the env's LOG_LEVEL) writes its lines. */
+  logDestination?: DestinationStream;
+}
 
 export interface TestApp {
   app: FastifyInstance;
@@ -21,6 +27,7 @@ export interface TestApp {
 export async function makeApp(
   env: Record<string, string> = {},
   overrides: DepsOverrides = {},
+  options: MakeAppOptions = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyward-test-'));
   const config = loadConfig({
@@ -30,7 +37,9 @@ export async function makeApp(
     ...FAST_HASH_ENV,
     ...env,
   });
-  const deps = await createDeps(config, overrides);
+  const logger =
+    overrides.logger ?? (options.logDestination ? createLogger(config, options.logDestination) : undefined);
+  const deps = await createDeps(config, logger ? { ...overrides, logger } : overrides);
   const app = await buildApp(config, deps);
   await app.ready();
   return {
