@@ -27,10 +27,13 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const app = Fastify<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression>({
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimit,
-    // proxy-addr accepts a hop count too; Fastify's types omit it.
-    trustProxy: config.trustProxy as boolean | string | string[],
-    return503OnClosing: true,
-    requestIdHeader: 'x-request-id',
+    trustProxy: config.trustProxy,
+    // During a graceful shutdown a request that still arrives on an open keep-alive connection is served (with
+    // `Connection: close`, see server.ts) rather than refused with a body outside the error envelope.
+    return503OnClosing: false,
+    // Not `'x-request-id'`: Fastify would then take the header as is and never call genReqId, which is where a
+    // client-chosen id is checked before it reaches the logs and the response.
+    requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -42,6 +42,30 @@ describe('ops routes (EdDSA)', () => {
     assert.deepEqual(res.json(), { status: 'ok' });
   });
 
+  it('echoes a well-formed X-Request-Id and replaces any other with a fresh UUID', async () => {
+    const kept = await t.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': 'lb-42.a:b_c' },
+    });
+    assert.equal(kept.headers['x-request-id'], 'lb-42.a:b_c');
+    for (const hostile of ['<script>alert(1)</script>', 'a b', 'x'.repeat(65), '']) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/healthz',
+        headers: { 'x-request-id': hostile },
+      });
+      assertOk(res);
+      assert.match(
+        String(res.headers['x-request-id']),
+        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+        `a request id of ${JSON.stringify(hostile)} must not be echoed`,
+      );
+    }
+    const none = await t.app.inject({ method: 'GET', url: '/healthz' });
+    assert.notEqual(none.headers['x-request-id'], undefined);
+  });
+
   it('/readyz answers 200 with the database and token store checks', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/readyz' });
     assertOk(res);
