@@ -43,8 +43,14 @@ export class UserFacade {
     }
     await attempt?.created();
     // Ids are never reused by the database, but a token store that outlived a database reset could still hold
-    // sessions for this id: a new account starts with none.
-    await this.sessions.revokeAll(user.id);
+    // sessions for this id: a new account starts with none. If the token store cannot confirm that, the account
+    // is removed again, so that the client's retry (after the 503) is not answered 409 for its own name.
+    try {
+      await this.sessions.revokeAll(user.id);
+    } catch (error) {
+      await this.users.delete(user.id).catch(() => undefined);
+      throw error;
+    }
     await this.audit?.record({ event: 'signup', userId: user.id, username: user.username, ip: client.ip });
     return { message: 'User created successfully', user };
   }
@@ -106,8 +112,11 @@ export class UserFacade {
   async delete(token: string, client: ClientInfo): Promise<{ message: string }> {
     return this.sessions.guard(token, async (auth) => {
       const user = await this.users.find(auth.userId);
+      // Sessions go first: if the token store fails, the account (and its chance to retry) is kept, rather than
+      // leaving a deleted user with live tokens. A login that slips in between is caught by the second sweep.
+      let revoked = await this.sessions.revokeAll(auth.userId);
       await this.users.delete(auth.userId);
-      const revoked = await this.sessions.revokeAll(auth.userId);
+      revoked += await this.sessions.revokeAll(auth.userId);
       await this.audit?.record({
         event: 'account_deleted',
         userId: auth.userId,
