@@ -1,0 +1,200 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { ClientMessage, RunResult, RunSpec } from './protocol.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TSX = ['--import', 'tsx'];
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** A free TCP port on the loopback interface (released before it is handed out; fine on a quiet machine). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address === null || typeof address === 'string') reject(new Error('no port'));
+        else resolve(address.port);
+      });
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
+}
+
+/** A server child process (Keyward or the bare server) and the figures the kernel keeps about it. */
+export class ServerProcess {
+  private constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly origin: string,
+    readonly logFile: string | undefined,
+  ) {}
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.name} has no pid`);
+    return this.child.pid;
+  }
+
+  /** Starts `node dist/server.js` as users run it, with exactly `env` (plus PATH and HOME). */
+  static async keyward(
+    name: string,
+    env: Record<string, string>,
+    options: { cwd: string; logFile: string; nodeArgs?: string[] },
+  ): Promise<ServerProcess> {
+    const port = await freePort();
+    const log = openSync(options.logFile, 'a');
+    const child = spawn(
+      process.execPath,
+      [...(options.nodeArgs ?? []), path.join(ROOT, 'dist', 'server.js')],
+      {
+        cwd: options.cwd,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
+        stdio: ['ignore', log, log],
+      },
+    );
+    closeSync(log);
+    const server = new ServerProcess(name, child, `http://127.0.0.1:${port}`, options.logFile);
+    await server.waitReady();
+    return server;
+  }
+
+  /** Starts the bare node:http server. */
+  static async bare(): Promise<ServerProcess> {
+    const child = spawn(process.execPath, [...TSX, path.join(ROOT, 'bench', 'bare-server.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const line = text.split('\n')[0];
+        if (text.includes('\n') && line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`bare server exited with ${String(code)}`));
+      });
+    });
+    return new ServerProcess('bare node:http', child, `http://127.0.0.1:${port}`, undefined);
+  }
+
+  private async waitReady(): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) break;
+      try {
+        const response = await fetch(`${this.origin}/readyz`);
+        await response.arrayBuffer();
+        if (response.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    const log = this.logFile ? readFileSync(this.logFile, 'utf8').split('\n').slice(-20).join('\n') : '';
+    await this.stop();
+    throw new Error(`${this.name} did not become ready:\n${log}`);
+  }
+
+  /** Peak resident set size (VmHWM) in MB since the process started. */
+  peakRssMb(): number {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    } catch {
+      return Number.NaN; // already gone
+    }
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  }
+
+  /** User + system CPU time of the process (every thread), in seconds. */
+  cpuSeconds(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+
+  /** SIGTERM, as an operator would; SIGKILL if it has not stopped after 15 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await exited(this.child);
+    clearTimeout(timer);
+  }
+}
+
+/** A load-client process (bench/load-client.ts), driven over IPC. */
+export class ClientProcess {
+  private nextId = 1;
+  private readonly pending = new Map<
+    number,
+    { resolve: (result: RunResult) => void; reject: (error: Error) => void }
+  >();
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (message: RunResult | { ready: true }) => {
+      if (!('id' in message)) return;
+      const waiter = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      waiter?.resolve(message);
+    });
+    child.on('exit', (code, signal) => {
+      for (const waiter of this.pending.values()) {
+        waiter.reject(new Error(`load client exited (${String(signal ?? code)}) during a run`));
+      }
+      this.pending.clear();
+    });
+  }
+
+  static async start(): Promise<ClientProcess> {
+    const child = fork(path.join(ROOT, 'bench', 'load-client.ts'), [], {
+      cwd: ROOT,
+      execArgv: TSX,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => {
+        resolve();
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`load client exited with ${String(code)}`));
+      });
+    });
+    return new ClientProcess(child);
+  }
+
+  run(spec: Omit<RunSpec, 'id'>): Promise<RunResult> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        reject(new Error('load client is not running'));
+        return;
+      }
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ type: 'run', spec: { ...spec, id } } satisfies ClientMessage);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.send({ type: 'exit' } satisfies ClientMessage);
+    await exited(this.child);
+  }
+}

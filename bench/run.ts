@@ -1,0 +1,773 @@
+// `npm run bench [-- --quick | --scale | --profile[=seconds]] [--no-build] [--no-scale] [--keep-tmp]`:
+// Keyward against a bare node:http server, same client, same run. See docs/performance.md for what is
+// measured and how to read it.
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { LatencyHistogram } from './histogram.js';
+import { ClientProcess, ROOT, ServerProcess } from './processes.js';
+import { readProfile, renderSummary, summarise } from './profile-summary.js';
+import type { RunResult, Workload } from './protocol.js';
+import { writeResults, type BenchResults, type Figures, type Row } from './report.js';
+import {
+  ARGON2,
+  BENCH_PASSWORD,
+  benchPasswordHash,
+  benchUser,
+  deleteRedisPrefix,
+  seedSessions,
+  seedUsers,
+} from './seed.js';
+
+const execFileAsync = promisify(execFile);
+
+const USAGE = `usage: npm run bench -- [options]
+  (none)             full run: every scenario and configuration, then the scale check; writes bench/results.{md,json}
+  --quick            a subset with short rounds, under a minute; writes bench/.tmp/results-quick.{md,json}
+  --scale            only the scale check (1k vs 100k users, 1k vs 100k live sessions); writes bench/results.scale.*
+  --profile[=S]      only GET /user (chained, Redis, EdDSA) for S seconds (default 15) with --cpu-prof on the
+                     server; writes bench/.tmp/profiles/*.cpuprofile and bench/.tmp/profile-summary-*.md
+  --rotation-off     with --profile: the server runs with TOKEN_ROTATION=off
+  --no-scale         full run without the scale check
+  --no-build         use dist/ as it is (the full run rebuilds otherwise)
+  --keep-tmp         keep bench/.tmp/run-*/ (databases, keys, server logs)
+  --log-level=L      Keyward's LOG_LEVEL (default warn)`;
+
+const args = process.argv.slice(2);
+const KNOWN = /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|rotation-off|log-level=\w+|help)$/;
+const unknown = args.filter((a) => !KNOWN.test(a));
+if (unknown.length > 0 || args.includes('--help')) {
+  if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(' ')}`);
+  console.error(USAGE);
+  process.exit(unknown.length > 0 ? 2 : 0);
+}
+const option = (name: string): string | undefined =>
+  args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = args.includes('--quick');
+const noBuild = args.includes('--no-build');
+const keepTmp = args.includes('--keep-tmp');
+const profileMode = args.some((a) => a === '--profile' || a.startsWith('--profile='));
+const profileSeconds = Number(option('profile') ?? 15);
+const profileRotationOff = args.includes('--rotation-off');
+const scaleOnly = args.includes('--scale');
+const withScale = scaleOnly || (!quick && !args.includes('--no-scale'));
+const logLevel = option('log-level') ?? 'warn';
+const mode = profileMode ? 'profile' : scaleOnly ? 'scale' : quick ? 'quick' : 'full';
+
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CONNECTIONS = 16;
+const LOGIN_CONNECTIONS = 8;
+const USERS = 1000;
+const HASH_CONCURRENCY = Math.max(1, availableParallelism());
+
+interface Timing {
+  warmupMs: number;
+  rounds: number;
+  durationMs: number;
+}
+
+const PLAN = quick
+  ? {
+      fast: { warmupMs: 300, rounds: 2, durationMs: 800 },
+      hashing: { warmupMs: 400, rounds: 1, durationMs: 1200 },
+      stormMs: 1500,
+      hasherMs: 1000,
+    }
+  : {
+      fast: { warmupMs: 2000, rounds: 3, durationMs: 3000 },
+      hashing: { warmupMs: 1000, rounds: 2, durationMs: 3000 },
+      stormMs: 6000,
+      hasherMs: 4000,
+    };
+
+type Scenario = 'get-user' | 'validate' | 'login' | 'signup' | 'storm' | 'get-user-off';
+
+interface BenchConfig {
+  id: string;
+  label: string;
+  store: 'memory' | 'redis';
+  alg: 'EdDSA' | 'HS256';
+  scenarios: Scenario[];
+}
+
+const ALL: Scenario[] = ['get-user', 'validate', 'login', 'signup', 'storm', 'get-user-off'];
+const TOKEN_ONLY: Scenario[] = ['get-user', 'validate', 'get-user-off'];
+const REDIS_EDDSA: BenchConfig = {
+  id: 'redis-eddsa',
+  label: 'Redis, EdDSA',
+  store: 'redis',
+  alg: 'EdDSA',
+  scenarios: ALL,
+};
+
+// The quick run still goes through every scenario and both stores and both algorithms once.
+const CONFIGS: BenchConfig[] = quick
+  ? [
+      {
+        id: 'memory-hs256',
+        label: 'memory, HS256',
+        store: 'memory',
+        alg: 'HS256',
+        scenarios: ['get-user', 'validate'],
+      },
+      { ...REDIS_EDDSA, scenarios: ['get-user', 'login', 'signup', 'storm', 'get-user-off'] },
+    ]
+  : [
+      { id: 'memory-eddsa', label: 'memory, EdDSA', store: 'memory', alg: 'EdDSA', scenarios: ALL },
+      { id: 'memory-hs256', label: 'memory, HS256', store: 'memory', alg: 'HS256', scenarios: TOKEN_ONLY },
+      REDIS_EDDSA,
+      { id: 'redis-hs256', label: 'Redis, HS256', store: 'redis', alg: 'HS256', scenarios: TOKEN_ONLY },
+    ];
+
+// Temporary data (databases, keys, logs, profiles) lives under bench/.tmp/, which git ignores. Each run has
+// its own folder with an owner file, so that a later run can clean up after one that was killed.
+const TMP_ROOT = path.join(ROOT, 'bench', '.tmp');
+const runId = randomBytes(3).toString('hex');
+const TMP = path.join(TMP_ROOT, `run-${runId}`);
+const OWNER = path.join(TMP, 'owner.json');
+const PROFILES = path.join(TMP_ROOT, 'profiles');
+
+const redisPrefixes: string[] = [];
+const servers: ServerProcess[] = [];
+const clients: ClientProcess[] = [];
+const peakRss: Record<string, number> = {};
+const rows: Row[] = [];
+
+interface Target {
+  name: string;
+  server: ServerProcess;
+  /** Chained loops' tokens (placeholders for the bare server, which ignores them). */
+  tokens: string[];
+  /** Users whose sessions feed the chained loops (Keyward targets only). */
+  users: string[];
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+function writeOwner(): void {
+  writeFileSync(OWNER, JSON.stringify({ pid: process.pid, redisUrl: REDIS_URL, redisPrefixes }));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the folders and Redis keys of earlier runs that did not get to clean up (killed, crashed). */
+async function cleanStaleRuns(): Promise<void> {
+  if (!existsSync(TMP_ROOT)) return;
+  for (const entry of readdirSync(TMP_ROOT, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !/^run-[0-9a-f]{6}$/.test(entry.name)) continue;
+    const dir = path.join(TMP_ROOT, entry.name);
+    let owner: { pid?: number; redisUrl?: string; redisPrefixes?: string[] } = {};
+    try {
+      owner = JSON.parse(readFileSync(path.join(dir, 'owner.json'), 'utf8')) as typeof owner;
+    } catch {
+      // no owner file: a run killed before it wrote one, hence before it touched Redis
+    }
+    if (typeof owner.pid === 'number' && alive(owner.pid)) continue;
+    for (const prefix of owner.redisPrefixes ?? []) {
+      const deleted = await deleteRedisPrefix(owner.redisUrl ?? REDIS_URL, prefix).catch(() => 0);
+      if (deleted > 0) log(`removed ${deleted} Redis keys of an earlier run (${prefix}:*)`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    log(`removed ${path.relative(ROOT, dir)} of an earlier run`);
+  }
+}
+
+let cleanedUp: Promise<void> | undefined;
+
+/** Stops every child process, deletes the run's Redis keys and its temporary folder; runs once. */
+function cleanUp(): Promise<void> {
+  cleanedUp ??= (async () => {
+    await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+    for (const server of [...servers]) await stopServer(server).catch(() => undefined);
+    for (const prefix of redisPrefixes) await deleteRedisPrefix(REDIS_URL, prefix).catch(() => 0);
+    if (!keepTmp) rmSync(TMP, { recursive: true, force: true });
+    else log(`kept ${path.relative(ROOT, TMP)}`);
+  })();
+  return cleanedUp;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(file) : statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+/** `npm run build`, as users build Keyward; quick runs skip it when dist/ is newer than src/. */
+function build(): void {
+  const server = path.join(ROOT, 'dist', 'server.js');
+  const upToDate = existsSync(server) && statSync(server).mtimeMs > newestMtime(path.join(ROOT, 'src'));
+  if (noBuild || (mode !== 'full' && upToDate)) {
+    if (!existsSync(server)) throw new Error('dist/server.js is missing: run `npm run build` first');
+    log(upToDate ? 'dist/ is up to date: not rebuilding' : 'not rebuilding (--no-build)');
+    return;
+  }
+  log('npm run build');
+  const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('npm run build failed');
+}
+
+async function login(origin: string, username: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(`${origin}/authenticate_user`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password: BENCH_PASSWORD }),
+    });
+    const body = (await response.json()) as { token?: string };
+    if (response.status === 200 && typeof body.token === 'string') return body.token;
+    if (attempt >= 5) throw new Error(`login of ${username} failed with ${response.status}`);
+  }
+}
+
+/** Replaces the tokens of chained loops that lost theirs with fresh logins. */
+async function refill(target: Target): Promise<void> {
+  if (target.users.length === 0) return;
+  await Promise.all(
+    target.tokens.map(async (token, i) => {
+      const user = target.users[i];
+      if (token === '' && user !== undefined) target.tokens[i] = await login(target.server.origin, user);
+    }),
+  );
+}
+
+async function keywardTarget(server: ServerProcess, firstUser: number): Promise<Target> {
+  const users = Array.from({ length: CONNECTIONS }, (_, i) => benchUser(firstUser + i));
+  const target: Target = { name: server.name, server, tokens: users.map(() => ''), users };
+  const t0 = Date.now();
+  await refill(target);
+  log(`logged in ${CONNECTIONS} users on ${server.name} in ${Date.now() - t0} ms`);
+  return target;
+}
+
+function bareTarget(server: ServerProcess): Target {
+  return { name: server.name, server, tokens: Array.from({ length: CONNECTIONS }, () => 'x'), users: [] };
+}
+
+interface Accumulator {
+  results: RunResult[];
+  cpuSeconds: number;
+}
+
+function figures(acc: Accumulator): Figures {
+  const histogram = new LatencyHistogram();
+  let requests = 0;
+  let elapsedMs = 0;
+  let non2xx = 0;
+  let socketErrors = 0;
+  let lostLoops = 0;
+  const statuses: Record<string, number> = {};
+  for (const result of acc.results) {
+    histogram.merge(LatencyHistogram.fromJSON(result.histogram));
+    requests += result.requests;
+    elapsedMs += result.elapsedMs;
+    non2xx += result.non2xx;
+    socketErrors += result.socketErrors;
+    lostLoops += result.lostLoops;
+    for (const [status, count] of Object.entries(result.statuses))
+      statuses[status] = (statuses[status] ?? 0) + count;
+  }
+  return {
+    rps: requests / (elapsedMs / 1000),
+    roundsRps: acc.results.map((r) => r.requests / (r.elapsedMs / 1000)),
+    p50Ms: histogram.percentileMs(50),
+    p99Ms: histogram.percentileMs(99),
+    maxMs: histogram.max / 1000,
+    requests,
+    non2xx,
+    socketErrors,
+    lostLoops,
+    statuses,
+    cpuUsPerRequest: requests > 0 ? (acc.cpuSeconds * 1e6) / requests : 0,
+  };
+}
+
+async function runOnce(
+  client: ClientProcess,
+  target: Target,
+  workload: Workload,
+  connections: number,
+  ms: number,
+) {
+  await refill(target);
+  const cpu0 = target.server.cpuSeconds();
+  const result = await client.run({ origin: target.server.origin, connections, durationMs: ms, workload });
+  const cpu = target.server.cpuSeconds() - cpu0;
+  if (workload.kind === 'get-user' || workload.kind === 'validate') target.tokens = result.tokens;
+  return { result, cpu };
+}
+
+/** Warm-up, then `rounds` rounds of every target in turn (A/B/A/B…), each `durationMs` long. */
+async function measure(
+  client: ClientProcess,
+  targets: Target[],
+  workloadFor: (target: Target, round: number) => Workload,
+  connections: number,
+  timing: Timing,
+): Promise<Map<string, Figures>> {
+  for (const target of targets)
+    await runOnce(client, target, workloadFor(target, -1), connections, timing.warmupMs);
+  const accumulators = new Map<string, Accumulator>(
+    targets.map((t) => [t.name, { results: [], cpuSeconds: 0 }]),
+  );
+  for (let round = 0; round < timing.rounds; round++) {
+    for (const target of targets) {
+      const { result, cpu } = await runOnce(
+        client,
+        target,
+        workloadFor(target, round),
+        connections,
+        timing.durationMs,
+      );
+      const acc = accumulators.get(target.name);
+      acc?.results.push(result);
+      if (acc) acc.cpuSeconds += cpu;
+    }
+  }
+  return new Map([...accumulators].map(([name, acc]) => [name, figures(acc)]));
+}
+
+function chained(kind: 'get-user' | 'validate'): (target: Target) => Workload {
+  return (target) => ({ kind, tokens: target.tokens });
+}
+
+async function startKeyward(
+  name: string,
+  config: BenchConfig,
+  dataDir: string,
+  redisPrefix: string,
+  jwtKey: string,
+  extraEnv: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<ServerProcess> {
+  mkdirSync(dataDir, { recursive: true });
+  const env: Record<string, string> = {
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: logLevel,
+    // The bench logs in the same few users over and over from one IP: rate limits would turn that into 429s.
+    RATE_LIMIT: 'off',
+    ...extraEnv,
+  };
+  if (config.store === 'redis') {
+    env.REDIS_URL = REDIS_URL;
+    env.REDIS_KEY_PREFIX = redisPrefix;
+    if (!redisPrefixes.includes(redisPrefix)) {
+      redisPrefixes.push(redisPrefix);
+      writeOwner();
+    }
+  }
+  if (config.alg === 'HS256') env.JWT_KEY = jwtKey;
+  const t0 = Date.now();
+  const server = await ServerProcess.keyward(name, env, {
+    cwd: dataDir,
+    logFile: path.join(TMP, `${name.replace(/[^\w.-]+/g, '_')}.log`),
+    nodeArgs,
+  });
+  servers.push(server);
+  log(`started ${name} in ${Date.now() - t0} ms`);
+  return server;
+}
+
+async function stopServer(server: ServerProcess): Promise<void> {
+  const rss = server.peakRssMb();
+  if (Number.isFinite(rss)) peakRss[server.name] = rss;
+  const t0 = Date.now();
+  await server.stop();
+  if (Date.now() - t0 > 1000) log(`${server.name} took ${Date.now() - t0} ms to stop`);
+  const at = servers.indexOf(server);
+  if (at >= 0) servers.splice(at, 1);
+}
+
+function addRow(row: Row): Row {
+  rows.push(row);
+  const { keyward, bare, hasher } = row;
+  const ratio = bare
+    ? ` = ${((keyward.rps / bare.rps) * 100).toFixed(1)}% of bare (${bare.rps.toFixed(0)})`
+    : '';
+  const hasherRatio = hasher
+    ? `, ${((keyward.rps / hasher.perSecond) * 100).toFixed(1)}% of the hasher alone at ${hasher.concurrency} (${hasher.perSecond.toFixed(1)}/s)`
+    : '';
+  log(
+    `${row.scenario} [${row.config}] ${keyward.rps.toFixed(0)} req/s${ratio}${hasherRatio}, ` +
+      `p50 ${keyward.p50Ms.toFixed(2)} ms, p99 ${keyward.p99Ms.toFixed(2)} ms, ` +
+      `errors ${keyward.non2xx + keyward.socketErrors}, ${keyward.cpuUsPerRequest.toFixed(0)} µs CPU/req`,
+  );
+  return row;
+}
+
+/** argon2id verifications/s with nothing around them, at each concurrency (bench/hasher-alone.ts). */
+async function hasherAlone(): Promise<BenchResults['hasher']> {
+  const concurrency = [...new Set([HASH_CONCURRENCY, LOGIN_CONNECTIONS])];
+  const options = { ...ARGON2, concurrency, durationMs: PLAN.hasherMs };
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'bench', 'hasher-alone.ts'), JSON.stringify(options)],
+    { cwd: ROOT },
+  );
+  const parsed = JSON.parse(stdout) as {
+    stored: string;
+    results: { concurrency: number; perSecond: number }[];
+  };
+  for (const r of parsed.results)
+    log(`hasher alone: ${r.perSecond.toFixed(1)} verifications/s at concurrency ${r.concurrency}`);
+  return { params: ARGON2, stored: parsed.stored, results: parsed.results };
+}
+
+function hasherAt(hasher: BenchResults['hasher'], concurrency: number) {
+  const result = hasher.results.find((r) => r.concurrency === concurrency);
+  return result ? { concurrency, perSecond: result.perSecond } : undefined;
+}
+
+function need(m: Map<string, Figures>, target: Target): Figures {
+  const f = m.get(target.name);
+  if (!f) throw new Error(`no figures for ${target.name}`);
+  return f;
+}
+
+function redisPrefix(id: string): string {
+  return `kwbench${runId}${id.replace(/\W/g, '')}`.slice(0, 32);
+}
+
+async function runConfig(
+  config: BenchConfig,
+  [client, second]: [ClientProcess, ClientProcess],
+  bare: Target,
+  hasher: BenchResults['hasher'],
+  storms: BenchResults['storms'],
+): Promise<void> {
+  const jwtKey = randomBytes(48).toString('base64');
+  const label = config.label;
+  const perRequest = config.scenarios.filter((s) => s !== 'get-user-off');
+  // TOKEN_ROTATION is read at start-up, so rotation=off needs a server of its own (own data folder and Redis
+  // prefix); both start together to save a start-up, and the idle one costs nothing while the other runs.
+  const start = async (suffix: string, env: Record<string, string>) => {
+    const id = `${config.id}${suffix}`;
+    const server = await startKeyward(
+      `keyward ${id}`,
+      config,
+      path.join(TMP, id),
+      redisPrefix(id),
+      jwtKey,
+      env,
+    );
+    seedUsers(path.join(TMP, id, 'users.db'), 0, USERS, hasher.stored);
+    return server;
+  };
+  const [perRequestServer, offServer] = await Promise.all([
+    perRequest.length > 0 ? start('', {}) : undefined,
+    config.scenarios.includes('get-user-off') ? start('-off', { TOKEN_ROTATION: 'off' }) : undefined,
+  ]);
+  if (perRequestServer) {
+    const server = perRequestServer;
+    const kw = await keywardTarget(server, 0);
+    const base = { config: label, server: server.name };
+    for (const scenario of perRequest) {
+      if (scenario === 'get-user' || scenario === 'validate') {
+        const m = await measure(client, [bare, kw], chained(scenario), CONNECTIONS, PLAN.fast);
+        const name =
+          scenario === 'get-user' ? 'GET /user, single-use tokens' : 'POST /validate_token (chained)';
+        addRow({
+          ...base,
+          scenario: name,
+          connections: CONNECTIONS,
+          keyward: need(m, kw),
+          bare: need(m, bare),
+        });
+      } else if (scenario === 'login') {
+        // Users 100… log in, so that the chained loops' sessions (users 0…15) are left alone.
+        const credentials = Array.from({ length: LOGIN_CONNECTIONS }, (_, i) => ({
+          username: benchUser(100 + i),
+          password: BENCH_PASSWORD,
+        }));
+        const m = await measure(
+          client,
+          [bare, kw],
+          () => ({ kind: 'login', credentials }),
+          LOGIN_CONNECTIONS,
+          PLAN.hashing,
+        );
+        addRow({
+          ...base,
+          scenario: 'POST /authenticate_user (login)',
+          connections: LOGIN_CONNECTIONS,
+          keyward: need(m, kw),
+          bare: need(m, bare),
+          hasher: hasherAt(hasher, LOGIN_CONNECTIONS),
+        });
+      } else if (scenario === 'signup') {
+        const m = await measure(
+          client,
+          [bare, kw],
+          (target, round) => ({
+            kind: 'signup',
+            prefix: `s${runId}${target === bare ? 'b' : 'k'}${round + 1}_`,
+            password: BENCH_PASSWORD,
+          }),
+          LOGIN_CONNECTIONS,
+          PLAN.hashing,
+        );
+        addRow({
+          ...base,
+          scenario: 'POST /user (signup)',
+          connections: LOGIN_CONNECTIONS,
+          keyward: need(m, kw),
+          bare: need(m, bare),
+          hasher: hasherAt(hasher, LOGIN_CONNECTIONS),
+          note: 'signup hashes where login verifies: the same argon2id work',
+        });
+      } else {
+        await storm(config, [client, second], kw, storms);
+      }
+    }
+    await stopServer(server);
+  }
+  if (offServer) {
+    const server = offServer;
+    const kw = await keywardTarget(server, 0);
+    const m = await measure(client, [bare, kw], chained('get-user'), CONNECTIONS, PLAN.fast);
+    addRow({
+      scenario: 'GET /user, TOKEN_ROTATION=off',
+      config: label,
+      connections: CONNECTIONS,
+      server: server.name,
+      keyward: need(m, kw),
+      bare: need(m, bare),
+    });
+    await stopServer(server);
+  }
+}
+
+/** `GET /user` (chained, 16 connections) alone, then again while 8 connections log in without pause. */
+async function storm(
+  config: BenchConfig,
+  [client, second]: [ClientProcess, ClientProcess],
+  kw: Target,
+  storms: BenchResults['storms'],
+): Promise<void> {
+  const credentials = Array.from({ length: LOGIN_CONNECTIONS }, (_, i) => ({
+    username: benchUser(200 + i),
+    password: BENCH_PASSWORD,
+  }));
+  const quiet = await runOnce(
+    client,
+    kw,
+    { kind: 'get-user', tokens: kw.tokens },
+    CONNECTIONS,
+    PLAN.fast.durationMs,
+  );
+  const cpu0 = kw.server.cpuSeconds();
+  const [reads, logins] = await Promise.all([
+    runOnce(client, kw, { kind: 'get-user', tokens: kw.tokens }, CONNECTIONS, PLAN.stormMs),
+    second.run({
+      origin: kw.server.origin,
+      connections: LOGIN_CONNECTIONS,
+      durationMs: PLAN.stormMs,
+      workload: { kind: 'login', credentials },
+    }),
+  ]);
+  const cpu = kw.server.cpuSeconds() - cpu0;
+  const result = {
+    config: config.label,
+    quiet: figures({ results: [quiet.result], cpuSeconds: quiet.cpu }),
+    // Server CPU during the storm is shared by reads and logins: not attributed per request.
+    reads: figures({ results: [reads.result], cpuSeconds: 0 }),
+    logins: figures({ results: [logins], cpuSeconds: 0 }),
+    serverCpuSeconds: cpu,
+  };
+  storms.push(result);
+  log(
+    `storm [${config.label}] GET /user ${result.reads.rps.toFixed(0)} req/s p99 ${result.reads.p99Ms.toFixed(2)} ms ` +
+      `(quiet: ${result.quiet.rps.toFixed(0)} req/s p99 ${result.quiet.p99Ms.toFixed(2)} ms) while ` +
+      `${result.logins.rps.toFixed(1)} logins/s (errors ${result.logins.non2xx + result.logins.socketErrors})`,
+  );
+}
+
+/**
+ * 1k vs 100k registered users and 1k vs 100k live sessions (Redis, EdDSA), three Keyward servers side by
+ * side, measured in turn with the bare server. Users go straight into SQLite and sessions straight into
+ * Redis (through the store's own Lua script), not through HTTP.
+ */
+async function runScale(client: ClientProcess, bare: Target, hash: string): Promise<BenchResults['scale']> {
+  const config = REDIS_EDDSA;
+  const jwtKey = randomBytes(48).toString('base64');
+  const setups = [
+    { id: 'base', users: 1000, sessions: 1000 },
+    { id: 'users100k', users: 100_000, sessions: 1000 },
+    { id: 'sessions100k', users: 1000, sessions: 100_000 },
+  ];
+  const targets: Target[] = [bare];
+  const started: ServerProcess[] = [];
+  for (const setup of setups) {
+    const dataDir = path.join(TMP, `scale-${setup.id}`);
+    const prefix = redisPrefix(`s${setup.id}`);
+    const server = await startKeyward(`keyward scale ${setup.id}`, config, dataDir, prefix, jwtKey);
+    started.push(server);
+    const t0 = Date.now();
+    seedUsers(path.join(dataDir, 'users.db'), 0, setup.users, hash);
+    // Sessions of users that do not exist in the database: only the store's size matters here.
+    await seedSessions(REDIS_URL, prefix, setup.sessions, 10_000_000);
+    log(
+      `scale ${setup.id}: seeded ${setup.users} users and ${setup.sessions} sessions in ${Date.now() - t0} ms`,
+    );
+    targets.push(await keywardTarget(server, 0));
+  }
+  const m = await measure(client, targets, chained('get-user'), CONNECTIONS, PLAN.fast);
+  const [, base, users, sessions] = targets.map((t) => need(m, t));
+  const [baseServer, usersServer, sessionsServer] = started;
+  if (!base || !users || !sessions || !baseServer || !usersServer || !sessionsServer) {
+    throw new Error('scale figures missing');
+  }
+  const row = (scenario: string, server: ServerProcess, keyward: Figures) =>
+    addRow({
+      scenario,
+      config: config.label,
+      connections: CONNECTIONS,
+      server: server.name,
+      keyward,
+      bare: need(m, bare),
+    });
+  row('GET /user, 1k users, 1k live sessions', baseServer, base);
+  row('GET /user, 100k users, 1k live sessions', usersServer, users);
+  row('GET /user, 1k users, 100k live sessions', sessionsServer, sessions);
+  for (const server of started) await stopServer(server);
+  return { base, users100k: users, sessions100k: sessions };
+}
+
+/** GET /user (chained, Redis, EdDSA) under `--cpu-prof`, summarised over the measured window only. */
+async function runProfile(): Promise<void> {
+  mkdirSync(PROFILES, { recursive: true });
+  const variant = profileRotationOff ? 'rotation-off' : 'single-use';
+  const name = `keyward-get-user-${variant}-redis-eddsa-${runId}.cpuprofile`;
+  const server = await startKeyward(
+    'keyward profile',
+    REDIS_EDDSA,
+    path.join(TMP, 'profile'),
+    redisPrefix('profile'),
+    '',
+    profileRotationOff ? { TOKEN_ROTATION: 'off' } : {},
+    ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${name}`],
+  );
+  seedUsers(path.join(TMP, 'profile', 'users.db'), 0, USERS, await benchPasswordHash());
+  const kw = await keywardTarget(server, 0);
+  const [client] = clients;
+  if (!client) throw new Error('no load client');
+  await runOnce(client, kw, { kind: 'get-user', tokens: kw.tokens }, CONNECTIONS, 3000);
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
+  const { result, cpu } = await runOnce(
+    client,
+    kw,
+    { kind: 'get-user', tokens: kw.tokens },
+    CONNECTIONS,
+    profileSeconds * 1000,
+  );
+  const toUs = Number(process.hrtime.bigint() / 1000n);
+  await stopServer(server); // the profile is written as the server exits
+  const file = path.join(PROFILES, name);
+  if (!existsSync(file)) throw new Error(`no profile at ${file}: did the server exit cleanly?`);
+  const rps = result.requests / (result.elapsedMs / 1000);
+  const head =
+    `GET /user, ${profileRotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
+    `${CONNECTIONS} connections, under --cpu-prof: ` +
+    `${rps.toFixed(0)} req/s, ${((cpu * 1e6) / result.requests).toFixed(0)} µs of server CPU per request, ` +
+    `${result.non2xx + result.socketErrors} errors. Profile: ${path.relative(ROOT, file)}\n\n`;
+  const summary = head + renderSummary(summarise(readProfile(file), 25, { fromUs, toUs }), result.requests);
+  const out = path.join(TMP_ROOT, `profile-summary-${variant}.md`);
+  writeFileSync(out, summary);
+  process.stdout.write(`${summary}\n`);
+  log(`profile summary written to ${path.relative(ROOT, out)}`);
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  mkdirSync(TMP_ROOT, { recursive: true });
+  await cleanStaleRuns();
+  mkdirSync(TMP, { recursive: true });
+  writeOwner();
+  build();
+  // Registered as soon as each is up, so that cleanUp stops them whatever fails next.
+  const startClient = () =>
+    ClientProcess.start().then((c) => {
+      clients.push(c);
+      return c;
+    });
+  const [client, second, bareServer] = await Promise.all([
+    startClient(),
+    startClient(),
+    profileMode
+      ? undefined
+      : ServerProcess.bare().then((server) => {
+          servers.push(server);
+          return server;
+        }),
+  ]);
+  if (profileMode || !bareServer) {
+    await runProfile();
+    await cleanUp();
+    return;
+  }
+  const bare = bareTarget(bareServer);
+
+  const hasher = scaleOnly
+    ? { params: ARGON2, stored: await benchPasswordHash(), results: [] }
+    : await hasherAlone();
+  const storms: BenchResults['storms'] = [];
+  let scale: BenchResults['scale'];
+  try {
+    if (!scaleOnly)
+      for (const config of CONFIGS) await runConfig(config, [client, second], bare, hasher, storms);
+    if (withScale) scale = await runScale(client, bare, hasher.stored);
+  } finally {
+    await cleanUp();
+  }
+  const results: BenchResults = {
+    meta: {
+      date: new Date().toISOString(),
+      mode,
+      quick,
+      node: process.version,
+      cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      connections: CONNECTIONS,
+      loginConnections: LOGIN_CONNECTIONS,
+      hashConcurrency: HASH_CONCURRENCY,
+      logLevel,
+      timing: PLAN,
+      seconds: Math.round((Date.now() - startedAt) / 1000),
+    },
+    hasher: { ...hasher, stored: '(argon2id PHC string, omitted)' },
+    rows,
+    storms,
+    scale,
+    peakRssMb: peakRss,
+  };
+  const written = writeResults(results);
+  log(`done in ${results.meta.seconds} s: ${written.join(', ')}`);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await cleanUp();
+  process.exit(1);
+});
