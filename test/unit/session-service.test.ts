@@ -207,6 +207,25 @@ describe("TOKEN_ROTATION 'off'", () => {
     advance(SECOND);
     await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
   });
+
+  it('still asks the store for a token whose signature check is remembered: revocation wins', async () => {
+    const { sessions } = rig({ rotation: 'off' });
+    const userId = newUser();
+    const grant = await sessions.start(userId, CLIENT);
+    await sessions.authorize(grant.accessToken);
+    await sessions.authorize(grant.accessToken);
+    assert.equal(await sessions.revoke(userId, grant.sid), true);
+    await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
+  });
+
+  it('does not let a remembered token vouch for a tampered copy of it', async () => {
+    const { sessions } = rig({ rotation: 'off' });
+    const grant = await sessions.start(newUser(), CLIENT);
+    await sessions.authorize(grant.accessToken);
+    const [header, payload, signature = ''] = grant.accessToken.split('.');
+    const flipped = signature.slice(0, -2) + (signature.at(-2) === 'A' ? 'B' : 'A') + signature.slice(-1);
+    await assert.rejects(sessions.authorize(`${header}.${payload}.${flipped}`), code('invalid_token'));
+  });
 });
 
 describe('SessionService.guard', () => {
