@@ -1,11 +1,25 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { usageError } from './cli-error.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { usageError } from './cli-error.js';
 
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
+}
+
+/** node:util's messages, made short: its unknown-option text runs on about `--` and positional arguments. */
+function parseErrorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown }).code;
+  const unknown = /^Unknown option '([^']*)'/.exec(message);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown)
+    return `unknown option ${JSON.stringify(unknown[1])}`;
+  const missing = /^Option '(-\S+)(?:, -\S+)? <value>' argument missing/.exec(message);
+  if (missing) return `option ${missing[1] ?? ''} needs a value`;
+  const flag = /^Option '(-\S+)(?:, -\S+)?' does not take an argument/.exec(message);
+  if (flag) return `option ${flag[1] ?? ''} takes no value`;
+  return message.split('\n')[0] ?? 'invalid arguments';
 }
 
 /**
@@ -21,7 +35,7 @@ export function parseCommandArgs(
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw usageError((error as Error).message.split('\n')[0] ?? 'invalid arguments');
+    throw usageError(parseErrorMessage(error));
   }
   const missing = positionals.slice(parsed.positionals.length);
   if (missing.length > 0) throw usageError(`missing argument: <${missing.join('> <')}>`);

@@ -2,6 +2,8 @@
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** The command ran to its end but left part of the work undone, listed in its report (rejected import rows). */
+export const EXIT_INCOMPLETE = 3;
 
 /** An expected failure of a command: printed as one line, never with a stack trace. */
 export class CliError extends Error {

@@ -1,7 +1,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseCommandArgs } from './args.js';
-import { CliContext } from './cli-context.js';
+import type { CliContext } from './cli-context.js';
 import { EXIT_OK, EXIT_USAGE, usageError } from './cli-error.js';
 import { processIo, type CliIo } from './cli-io.js';
 import { commandHelp, groupHelp, type Command, type CommandGroup } from './command.js';
@@ -10,7 +10,7 @@ import { importSeedDbCommand } from './commands/import-seed-db.js';
 import { keysCommands } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
 import { userCommands } from './commands/user.js';
-import { describeFailure } from './failure.js';
+import { describeFailure, scrub, secretValues } from './failure.js';
 
 const COMMANDS: readonly (Command | CommandGroup)[] = [
   migrateCommand,
@@ -39,7 +39,8 @@ function mainHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     "Run 'keyward <command> --help' for the options of a command.",
-    'Exit status: 0 success, 1 failure, 2 usage error.',
+    'Exit status: 0 success; 1 failure (one line on stderr says why); 2 usage error (unknown command or',
+    'option, missing argument); 3 import-seed-db ran but rejected rows, which it lists.',
     '',
   ].join('\n');
 }
@@ -59,13 +60,16 @@ function wantsHelp(args: readonly string[]): boolean {
 }
 
 interface Invocation {
+  io: CliIo;
   /** `keyward user create`: for help texts and error hints. */
   path: string;
+  /** Made only when a command runs: help and usage errors never load the configuration or a driver. */
+  ctx?: CliContext;
 }
 
-async function runCommand(ctx: CliContext, command: Command, path: string, args: string[]): Promise<number> {
+async function runCommand(invocation: Invocation, command: Command, args: string[]): Promise<number> {
   if (wantsHelp(args)) {
-    ctx.io.stdout(commandHelp(path, command));
+    invocation.io.stdout(commandHelp(invocation.path, command));
     return EXIT_OK;
   }
   if (args.some((a) => a === '--password' || a.startsWith('--password='))) {
@@ -74,22 +78,25 @@ async function runCommand(ctx: CliContext, command: Command, path: string, args:
     );
   }
   const parsed = parseCommandArgs(args, command.options ?? {}, command.positionals ?? []);
-  return command.run(ctx, parsed);
+  const { CliContext } = await import('./cli-context.js');
+  invocation.ctx = new CliContext(invocation.io);
+  return command.run(invocation.ctx, parsed);
 }
 
-async function dispatch(ctx: CliContext, argv: readonly string[], invocation: Invocation): Promise<number> {
+async function dispatch(invocation: Invocation, argv: readonly string[]): Promise<number> {
+  const { io } = invocation;
   const [name, ...rest] = argv;
   if (name === undefined) {
-    ctx.io.stderr(mainHelp());
+    io.stderr(mainHelp());
     return EXIT_USAGE;
   }
   if (HELP_FLAGS.has(name) || name === 'help') {
-    if (name === 'help' && rest.length > 0) return dispatch(ctx, [...rest, '--help'], invocation);
-    ctx.io.stdout(mainHelp());
+    if (name === 'help' && rest.length > 0) return dispatch(invocation, [...rest, '--help']);
+    io.stdout(mainHelp());
     return EXIT_OK;
   }
   if (name === '--version' || name === '-V') {
-    ctx.out(version());
+    io.stdout(`${version()}\n`);
     return EXIT_OK;
   }
   const entry = COMMANDS.find((c) => c.name === name);
@@ -101,39 +108,41 @@ async function dispatch(ctx: CliContext, argv: readonly string[], invocation: In
     );
   }
   invocation.path = `keyward ${entry.name}`;
-  if (!isGroup(entry)) return runCommand(ctx, entry, invocation.path, rest);
+  if (!isGroup(entry)) return runCommand(invocation, entry, rest);
 
   const [sub, ...args] = rest;
   if (sub === undefined || HELP_FLAGS.has(sub)) {
     if (sub === undefined) {
-      ctx.io.stderr(groupHelp(invocation.path, entry));
+      io.stderr(groupHelp(invocation.path, entry));
       return EXIT_USAGE;
     }
-    ctx.io.stdout(groupHelp(invocation.path, entry));
+    io.stdout(groupHelp(invocation.path, entry));
     return EXIT_OK;
   }
   const command = entry.commands.find((c) => c.name === sub);
   if (!command) throw usageError(`unknown command ${JSON.stringify(`${entry.name} ${sub}`)}`);
   invocation.path = `keyward ${entry.name} ${command.name}`;
-  return runCommand(ctx, command, invocation.path, args);
+  return runCommand(invocation, command, args);
 }
 
 /**
- * Runs the `keyward` command line and resolves to its exit status: 0 success, 1 failure, 2 usage error.
+ * Runs the `keyward` command line and resolves to its exit status: 0 success, 1 failure, 2 usage error, 3 an
+ * import that rejected rows (listed).
  * Expected failures are printed as one line each on stderr; everything opened is closed before returning.
  */
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const ctx = new CliContext(io);
-  const invocation: Invocation = { path: 'keyward' };
+  const invocation: Invocation = { io, path: 'keyward' };
   try {
-    return await dispatch(ctx, argv, invocation);
+    return await dispatch(invocation, argv);
   } catch (error) {
-    const failure = describeFailure(error, io.env.KEYWARD_DEBUG !== undefined && io.env.KEYWARD_DEBUG !== '');
-    for (const line of failure.lines) io.stderr(`keyward: ${line}\n`);
+    const debug = io.env.KEYWARD_DEBUG !== undefined && io.env.KEYWARD_DEBUG !== '';
+    const failure = await describeFailure(error, debug);
+    const secrets = invocation.ctx?.secrets() ?? secretValues([io.env]);
+    for (const line of failure.lines) io.stderr(`keyward: ${scrub(line, secrets)}\n`);
     if (failure.exitCode === EXIT_USAGE) io.stderr(`Run '${invocation.path} --help' for usage.\n`);
     return failure.exitCode;
   } finally {
-    await ctx.close();
+    await invocation.ctx?.close();
   }
 }
 

@@ -22,7 +22,8 @@ export interface SeedOutcome {
 }
 
 export interface SeedImportReport {
-  imported: { username: string; seedId: number | null; id: number }[];
+  /** `id`: the new Keyward id (null in a dry run). */
+  imported: { username: string; seedId: number | null; id: number | null }[];
   skipped: SeedOutcome[];
   rejected: SeedOutcome[];
 }
@@ -63,17 +64,32 @@ function seedIdOf(row: SeedRow): number | null {
   return typeof row.id === 'number' || typeof row.id === 'bigint' ? Number(row.id) : null;
 }
 
+/** A non-text username, described without dumping its bytes. */
+function describeValue(value: unknown): string {
+  if (value === null) return '<null>';
+  if (Buffer.isBuffer(value)) return `<blob of ${value.length} bytes>`;
+  // SQLite hands over only null, numbers, bigints, text and blobs.
+  return typeof value === 'number' || typeof value === 'bigint' ? value.toString() : `<${typeof value}>`;
+}
+
+export interface SeedImportOptions {
+  /** Decide every row as for a real import, but create nobody. */
+  dryRun?: boolean;
+}
+
 /**
  * Imports the users read from the Flask demo's `users.db` (table `user`: id, username, password BLOB = 32-byte salt +
  * 32-byte PBKDF2-HMAC-SHA256 key). Hashes are kept as legacy PBKDF2 entries and upgraded to argon2id at each
  * user's next login. Usernames follow Keyward's rules (NFKC, case-insensitively unique); nothing is dropped
- * silently: every row is imported, skipped (already present under the same name) or rejected with a reason.
- * The demo's ids are not kept: Keyward assigns its own.
+ * silently: every row is imported, skipped (a user of that very name exists) or rejected with a reason. Of two
+ * rows whose names clash case-insensitively, the one with the lower demo id (the older account) is imported and
+ * the other rejected. The demo's ids are not kept: Keyward assigns its own (the report maps them).
  */
 export async function importSeedRows(
   rows: readonly SeedRow[],
   users: UserRepository,
   policy: PasswordPolicy,
+  options: SeedImportOptions = {},
 ): Promise<SeedImportReport> {
   const report: SeedImportReport = { imported: [], skipped: [], rejected: [] };
   const seenInFile = new Map<string, { username: string; seedId: number | null }>();
@@ -81,7 +97,11 @@ export async function importSeedRows(
   for (const row of rows) {
     const seedId = seedIdOf(row);
     if (typeof row.username !== 'string') {
-      report.rejected.push({ username: String(row.username), seedId, reason: 'username is not text' });
+      report.rejected.push({
+        username: describeValue(row.username),
+        seedId,
+        reason: 'username is not text',
+      });
       continue;
     }
     const username = row.username;
@@ -102,6 +122,7 @@ export async function importSeedRows(
       );
       continue;
     }
+    // Claimed even if this row turns out unusable: the clash is the operator's to settle either way.
     seenInFile.set(name.key, { username, seedId });
 
     if (!Buffer.isBuffer(row.password) || row.password.length !== SALT_AND_KEY_BYTES) {
@@ -113,26 +134,35 @@ export async function importSeedRows(
       );
       continue;
     }
+    const passwordHash = legacyHashFromSeedBlob(row.password);
 
     const existing = await users.findByUsernameKey(name.key);
     if (existing) {
-      if (existing.username === name.display) {
-        report.skipped.push({ username, seedId, reason: 'already present' });
-      } else {
+      if (existing.username !== name.display) {
         reject(`clashes case-insensitively with the existing user ${JSON.stringify(existing.username)}`);
+      } else if (existing.passwordHash === passwordHash) {
+        report.skipped.push({ username, seedId, reason: 'already imported' });
+      } else {
+        // Imported earlier and upgraded at a login since, or another account of that name: either way the
+        // account in Keyward is left as it is.
+        report.skipped.push({
+          username,
+          seedId,
+          reason: 'a user of this name already exists with another password hash; left unchanged',
+        });
       }
       continue;
     }
+    if (options.dryRun === true) {
+      report.imported.push({ username: name.display, seedId, id: null });
+      continue;
+    }
     try {
-      const user = await users.create({
-        username: name.display,
-        usernameKey: name.key,
-        passwordHash: legacyHashFromSeedBlob(row.password),
-      });
+      const user = await users.create({ username: name.display, usernameKey: name.key, passwordHash });
       report.imported.push({ username: user.username, seedId, id: user.id });
     } catch (error) {
       if (!(error instanceof DomainError) || error.code !== 'username_taken') throw error;
-      report.skipped.push({ username, seedId, reason: 'already present (created meanwhile)' });
+      report.skipped.push({ username, seedId, reason: 'created by someone else during the import' });
     }
   }
   return report;

@@ -1,33 +1,70 @@
+import { usernameKey } from '../../services/password-policy.js';
+import type { StoredAuditEvent } from '../../repositories/audit-repository.js';
 import { parseLimit } from '../args.js';
-import { recentAuditEvents } from '../audit-events.js';
-import { EXIT_OK } from '../cli-error.js';
+import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command } from '../command.js';
+
+function line(e: StoredAuditEvent): string {
+  const who = e.username !== null ? JSON.stringify(e.username) : e.userId !== null ? `#${e.userId}` : '-';
+  const user = e.userId !== null && e.username !== null ? `${who} (#${e.userId})` : who;
+  const detail = e.detail === null ? '' : JSON.stringify(e.detail);
+  return [e.at, e.event, `user=${user}`, `ip=${e.ip ?? '-'}`, detail].join('  ').trimEnd();
+}
 
 export const auditCommand: Command = {
   name: 'audit',
   summary: 'Show recent audit events, newest first',
-  options: { limit: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    limit: { type: 'string' },
+    event: { type: 'string' },
+    user: { type: 'string' },
+    'user-id': { type: 'string' },
+    json: { type: 'boolean' },
+  },
   optionHelp: [
     ['--limit N', 'how many events (1-10000, default 50)'],
+    ['--event NAME', 'only this event (signup, login_failed, account_deleted, import, ...)'],
+    ['--user NAME', "only this existing user's events (matched case-insensitively)"],
+    ['--user-id N', "only this user id's events (also for a deleted account)"],
     ['--json', 'one JSON object per line'],
   ],
+  details: [
+    'Events: signup, login_succeeded, login_failed, logout, logout_all, password_changed, username_changed,',
+    'session_revoked, refresh_reuse_detected, account_deleted, import. Events done with this command carry',
+    '"via":"cli" in their detail. No event holds a password, token or key.',
+  ].join('\n'),
   async run(ctx, { values }) {
     const limit = parseLimit(values.limit, 50, 10_000);
-    const database = await ctx.openDatabase();
-    const events = await recentAuditEvents(database.db, limit);
+    if (values.user !== undefined && values['user-id'] !== undefined) {
+      throw usageError('give --user or --user-id, not both');
+    }
+    let userId: number | undefined;
+    const idText = values['user-id'];
+    if (typeof idText === 'string') {
+      if (!/^[1-9]\d{0,14}$/.test(idText)) throw usageError('--user-id must be a positive whole number');
+      userId = Number(idText);
+    }
+    const name = values.user;
+    if (typeof name === 'string') {
+      const found = await (await ctx.users()).findByUsernameKey(usernameKey(name));
+      if (!found) {
+        throw new CliError(
+          `no user named ${JSON.stringify(name)} (for a deleted account, use --user-id with the id its events show)`,
+        );
+      }
+      userId = found.id;
+    }
+    const event = typeof values.event === 'string' ? values.event : undefined;
+    const events = await (await ctx.auditLog()).recent({ limit, userId, event });
     if (values.json === true) {
-      for (const event of events) ctx.out(JSON.stringify(event));
+      for (const e of events) ctx.out(JSON.stringify(e));
       return EXIT_OK;
     }
     if (events.length === 0) {
-      ctx.out('no audit events');
+      ctx.out(userId !== undefined || event !== undefined ? 'no matching audit events' : 'no audit events');
       return EXIT_OK;
     }
-    for (const e of events) {
-      const who = e.username !== null ? JSON.stringify(e.username) : e.userId !== null ? `#${e.userId}` : '-';
-      const user = e.userId !== null && e.username !== null ? `${who} (#${e.userId})` : who;
-      ctx.out([e.at, e.event, `user=${user}`, `ip=${e.ip ?? '-'}`, e.detail ?? ''].join('  ').trimEnd());
-    }
+    for (const e of events) ctx.out(line(e));
     return EXIT_OK;
   },
 };

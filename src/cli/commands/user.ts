@@ -1,5 +1,4 @@
 import { parseLimit } from '../args.js';
-import { recordAuditEvent } from '../audit-events.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
@@ -55,12 +54,7 @@ const create: Command = {
     const user = await service.register(username, password);
     // As POST /user does: a token store that outlived a database reset could hold sessions for this id.
     await store?.revokeUserSessions(user.id, ctx.io.now());
-    const database = await ctx.openDatabase();
-    await recordAuditEvent(
-      database.db,
-      { event: 'signup', userId: user.id, username: user.username },
-      new Date(ctx.io.now()),
-    );
+    await ctx.audit({ event: 'signup', userId: user.id, username: user.username });
     ctx.out(`created user ${JSON.stringify(user.username)} (id ${user.id})`);
     return EXIT_OK;
   },
@@ -103,17 +97,13 @@ const remove: Command = {
     const users = await ctx.users();
     await users.delete(user.id);
     const revoked = (await store?.revokeUserSessions(user.id, ctx.io.now())) ?? 0;
-    const database = await ctx.openDatabase();
-    await recordAuditEvent(
-      database.db,
-      {
-        event: 'account_deleted',
-        userId: user.id,
-        username: user.username,
-        detail: { sessions_revoked: revoked },
-      },
-      new Date(ctx.io.now()),
-    );
+    await ctx.audit({
+      event: 'account_deleted',
+      userId: user.id,
+      username: user.username,
+      // null: sessions live in the servers' memory, out of reach (see the warning printed below).
+      detail: { sessions_revoked: store ? revoked : null },
+    });
     ctx.out(`deleted user ${JSON.stringify(user.username)} (id ${user.id})`);
     if (store) ctx.out(`revoked ${revoked} session(s)`);
     else ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
@@ -131,12 +121,7 @@ const revokeSessions: Command = {
     const store = await ctx.sharedTokenStore();
     if (!store) throw new CliError(`cannot revoke sessions: ${MEMORY_STORE_NOTE}`);
     const revoked = await store.revokeUserSessions(user.id, ctx.io.now());
-    const database = await ctx.openDatabase();
-    await recordAuditEvent(
-      database.db,
-      { event: 'logout_all', userId: user.id, username: user.username, detail: { revoked } },
-      new Date(ctx.io.now()),
-    );
+    await ctx.audit({ event: 'logout_all', userId: user.id, username: user.username, detail: { revoked } });
     ctx.out(`revoked ${revoked} session(s) of ${JSON.stringify(user.username)}`);
     return EXIT_OK;
   },

@@ -1,0 +1,290 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
+import { REDIS_URL, redisUnavailable } from '../helpers/services.js';
+import { assertError, assertOk, expectDead, expectLive, login, refresh } from '../http/http-helpers.js';
+import { assertCleanFailure, assertExit, makeWorkspace, runCli, type CliWorkspace } from './cli-helpers.js';
+
+const skipRedis = (await redisUnavailable()) ?? false;
+
+interface AuditLine {
+  id: number;
+  at: string;
+  event: string;
+  userId: number | null;
+  username: string | null;
+  ip: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+function jsonLines<T>(stdout: string): T[] {
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
+describe('keyward user and audit on the embedded stores', () => {
+  let ws: CliWorkspace;
+  let t: TestApp;
+
+  before(async () => {
+    ws = makeWorkspace();
+    t = await makeApp(ws.env);
+  });
+
+  after(async () => {
+    await t.close();
+    ws.remove();
+  });
+
+  const createdIds = new Map<string, number>();
+
+  it('user create reads the password from stdin (dropping one newline); the user logs in over HTTP', async () => {
+    const r = await runCli(['user', 'create', 'alice', '--password-stdin'], ws.env, {
+      stdin: `${PASSWORD}\n`,
+    });
+    assertExit(r, 0);
+    const match = /^created user "alice" \(id (\d+)\)\n$/.exec(r.stdout);
+    assert.ok(match, r.stdout);
+    createdIds.set('alice', Number(match[1]));
+    assertOk(await login(t.app, 'alice', PASSWORD));
+    assertError(await login(t.app, 'alice', `${PASSWORD}\n`), 401, 'invalid_credentials');
+  });
+
+  it('user create takes the password from KEYWARD_PASSWORD and stores the NFKC form', async () => {
+    const r = await runCli(['user', 'create', 'ｂｏｂｂｙ'], { ...ws.env, KEYWARD_PASSWORD: PASSWORD });
+    assertExit(r, 0);
+    const match = /^created user "bobby" \(id (\d+)\)\n$/.exec(r.stdout);
+    assert.ok(match, r.stdout);
+    createdIds.set('bobby', Number(match[1]));
+    assertOk(await login(t.app, 'BOBBY', PASSWORD));
+  });
+
+  it('user create refuses exactly what POST /user refuses, with the same message', async () => {
+    const cases: [string, string, number][] = [
+      ['abc', PASSWORD, 400],
+      ['has space', PASSWORD, 400],
+      ['tab\there', PASSWORD, 400],
+      ['carol', 'short', 400],
+      ['carol', 'qwertyuiop', 400],
+      ['carol', 'my-name-is-Carol!', 400],
+      ['ALICE', PASSWORD, 409],
+    ];
+    for (const [username, password, status] of cases) {
+      const http = await t.app.inject({ method: 'POST', url: '/user', payload: { username, password } });
+      assert.equal(http.statusCode, status, `${username}: ${http.body}`);
+      const { error } = http.json<{ error: string }>();
+      const r = await runCli(['user', 'create', username, '--password-stdin'], ws.env, { stdin: password });
+      assertCleanFailure(r, 1, error);
+      assert.equal(r.stdout, '');
+      assert.ok(!r.stderr.includes(password), 'the password is never echoed');
+    }
+  });
+
+  it('user list shows every user, oldest first, in text and JSON', async () => {
+    const text = await runCli(['user', 'list'], ws.env);
+    assertExit(text, 0);
+    const alice = createdIds.get('alice') ?? 0;
+    const bobby = createdIds.get('bobby') ?? 0;
+    assert.match(
+      text.stdout,
+      new RegExp(`^ID  USERNAME\\n +${alice}  alice\\n +${bobby}  bobby\\n2 of 2 user\\(s\\)\\n$`),
+    );
+    const json = await runCli(['user', 'list', '--json', '--limit', '1'], ws.env);
+    assertExit(json, 0);
+    assert.deepEqual(jsonLines(json.stdout), [{ id: alice, username: 'alice' }]);
+  });
+
+  it('user delete without a shared token store deletes and warns that sessions are out of reach', async () => {
+    const s = await signUpAndLogin(t.app, uniqueName('gone'));
+    const r = await runCli(['user', 'delete', s.username.toUpperCase()], ws.env);
+    assertExit(r, 0);
+    assert.equal(r.stdout, `deleted user "${s.username}" (id ${s.userId})\n`);
+    assert.match(r.stderr, /^warning: sessions live in the memory of each running server \(no REDIS_URL\)/);
+    assertError(await login(t.app, s.username, PASSWORD), 401, 'invalid_credentials');
+    createdIds.set('gone', s.userId);
+  });
+
+  it('user revoke-sessions needs the shared token store', async () => {
+    const r = await runCli(['user', 'revoke-sessions', 'alice'], ws.env);
+    assertCleanFailure(
+      r,
+      1,
+      /^keyward: cannot revoke sessions: sessions live in the memory of each running server/,
+    );
+  });
+
+  it('user delete and revoke-sessions of an unknown user fail', async () => {
+    for (const command of ['delete', 'revoke-sessions']) {
+      const r = await runCli(['user', command, 'nobody-here'], ws.env);
+      assertCleanFailure(r, 1, 'no user named "nobody-here"');
+    }
+  });
+
+  it('audit lists the events of the CLI and of the server, newest first', async () => {
+    const r = await runCli(['audit', '--json'], ws.env);
+    assertExit(r, 0);
+    const events = jsonLines<AuditLine>(r.stdout);
+    const ids = events.map((e) => e.id);
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => b - a),
+      'newest first',
+    );
+    const deleted = events.find((e) => e.event === 'account_deleted');
+    assert.ok(deleted);
+    assert.equal(deleted.userId, createdIds.get('gone'));
+    assert.deepEqual(deleted.detail, { via: 'cli', sessions_revoked: null });
+    assert.equal(deleted.ip, null);
+    // The failed login after the deletion came last.
+    assert.deepEqual(
+      events.slice(0, 2).map((e) => e.event),
+      ['login_failed', 'account_deleted'],
+    );
+    const aliceSignup = events.find((e) => e.event === 'signup' && e.username === 'alice');
+    assert.deepEqual(aliceSignup?.detail, { via: 'cli' });
+    // The server's own events land in the same table.
+    assert.ok(events.some((e) => e.event === 'login_succeeded' && e.username === 'alice' && e.ip !== null));
+    assert.ok(!r.stdout.includes(PASSWORD));
+  });
+
+  it('audit filters by event, by user name and by user id (also of a deleted account)', async () => {
+    const bySignup = jsonLines<AuditLine>(
+      (await runCli(['audit', '--json', '--event', 'signup'], ws.env)).stdout,
+    );
+    assert.ok(bySignup.length >= 3);
+    assert.ok(bySignup.every((e) => e.event === 'signup'));
+
+    const alice = createdIds.get('alice');
+    const byName = await runCli(['audit', '--json', '--user', 'ALICE'], ws.env);
+    assertExit(byName, 0);
+    const aliceEvents = jsonLines<AuditLine>(byName.stdout);
+    assert.ok(aliceEvents.every((e) => e.userId === alice));
+    assert.equal(aliceEvents.at(-1)?.event, 'signup');
+    assert.ok(aliceEvents.some((e) => e.event === 'login_succeeded'));
+
+    const gone = createdIds.get('gone') ?? 0;
+    const byId = jsonLines<AuditLine>(
+      (await runCli(['audit', '--json', '--user-id', String(gone)], ws.env)).stdout,
+    );
+    assert.ok(byId.every((e) => e.userId === gone));
+    assert.equal(byId[0]?.event, 'account_deleted');
+    assert.equal(byId.at(-1)?.event, 'signup');
+
+    const unknown = await runCli(['audit', '--user', 'gone-for-good'], ws.env);
+    assertCleanFailure(
+      unknown,
+      1,
+      /^keyward: no user named "gone-for-good" \(for a deleted account, use --user-id/,
+    );
+    const none = await runCli(['audit', '--event', 'no_such_event'], ws.env);
+    assertExit(none, 0);
+    assert.equal(none.stdout, 'no matching audit events\n');
+  });
+
+  it('audit prints one readable line per event and honours --limit', async () => {
+    const r = await runCli(['audit', '--limit', '1', '--event', 'account_deleted'], ws.env);
+    assertExit(r, 0);
+    const gone = createdIds.get('gone') ?? 0;
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  account_deleted  user="gone[^"]*" \\(#${gone}\\)  ip=-  \\{"via":"cli","sessions_revoked":null\\}\\n$`,
+      ),
+    );
+  });
+});
+
+describe('keyward user delete and revoke-sessions on Redis', { skip: skipRedis }, () => {
+  const prefix = `kwcli:${process.pid}:${randomBytes(3).toString('hex')}`;
+  let ws: CliWorkspace;
+  let t: TestApp;
+
+  before(async () => {
+    ws = makeWorkspace({ REDIS_URL, REDIS_KEY_PREFIX: prefix });
+    // The server and the command share the database and the token store, as in production.
+    t = await makeApp(ws.env);
+  });
+
+  after(async () => {
+    await t.close();
+    ws.remove();
+    const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const keys: string[] = [];
+      for await (const batch of admin.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
+        string[]
+      >) {
+        keys.push(...batch);
+      }
+      if (keys.length > 0) await admin.del(...keys);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('revoke-sessions kills every access and refresh token of the user at once', async () => {
+    const first = await signUpAndLogin(t.app);
+    const second = await login(t.app, first.username, PASSWORD);
+    assertOk(second);
+    const other = await signUpAndLogin(t.app);
+
+    const r = await runCli(['user', 'revoke-sessions', first.username], ws.env);
+    assertExit(r, 0);
+    assert.equal(r.stdout, `revoked 2 session(s) of "${first.username}"\n`);
+
+    await expectDead(t.app, first.token);
+    await expectDead(t.app, second.json<{ token: string }>().token);
+    assertError(await refresh(t.app, first.refreshToken), 401, 'invalid_refresh_token');
+    await expectLive(t.app, other.token);
+    // The account itself is intact: its owner logs in again.
+    assertOk(await login(t.app, first.username, PASSWORD));
+
+    const audit = await runCli(['audit', '--json', '--limit', '1', '--event', 'logout_all'], ws.env);
+    assert.deepEqual(
+      jsonLines<AuditLine>(audit.stdout).map((e) => [e.event, e.userId, e.detail]),
+      [['logout_all', first.userId, { via: 'cli', revoked: 2 }]],
+    );
+  });
+
+  it('delete removes the account and revokes its sessions', async () => {
+    const s = await signUpAndLogin(t.app);
+    const r = await runCli(['user', 'delete', s.username], ws.env);
+    assertExit(r, 0);
+    assert.equal(r.stdout, `deleted user "${s.username}" (id ${s.userId})\nrevoked 1 session(s)\n`);
+    assert.equal(r.stderr, '');
+    await expectDead(t.app, s.token);
+    assertError(await refresh(t.app, s.refreshToken), 401, 'invalid_refresh_token');
+    assertError(await login(t.app, s.username, PASSWORD), 401, 'invalid_credentials', 'Invalid credentials');
+  });
+
+  it('an unreachable token store fails before anything is deleted, and hides its password', async () => {
+    const s = await signUpAndLogin(t.app);
+    const env = {
+      ...ws.env,
+      REDIS_URL: 'redis://:redis-s3cret-pw@127.0.0.1:1',
+      REDIS_COMMAND_TIMEOUT_MS: '200',
+    };
+    for (const command of ['delete', 'revoke-sessions']) {
+      const r = await runCli(['user', command, s.username], env);
+      assertCleanFailure(
+        r,
+        1,
+        'cannot reach the token store redis://***@127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1',
+      );
+      assert.doesNotMatch(r.stderr, /redis-s3cret-pw/);
+    }
+    await expectLive(t.app, s.token);
+  });
+
+  it('user create on Redis gives a working account', async () => {
+    const name = uniqueName('cli');
+    const r = await runCli(['user', 'create', name, '--password-stdin'], ws.env, { stdin: PASSWORD });
+    assertExit(r, 0);
+    assertOk(await login(t.app, name, PASSWORD));
+  });
+});
