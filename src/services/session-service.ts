@@ -46,15 +46,6 @@ export interface SessionServiceOptions {
 
 const MAX_USER_AGENT = 512;
 
-/**
- * With TOKEN_ROTATION=off a client presents the same token again and again, and verifying its signature is
- * most of the CPU a request costs (an Ed25519 verification). The claims of a token whose signature was
- * verified are kept, by the exact token string, until the token expires: the signing keys cannot change
- * while the process runs, so the outcome would be the same. Only verified tokens go in (invalid input never
- * fills it), and it is bounded; the allowlist is still asked on every request, so revocation is unchanged.
- */
-const VERIFIED_CACHE_SIZE = 4096;
-
 /** Sessions, access-token checks and refresh-token rotation: SPEC §3 over a TokenStore. */
 export class SessionService {
   readonly rotation: TokenRotation;
@@ -63,7 +54,6 @@ export class SessionService {
   private readonly refreshTokens: RefreshTokens;
   private readonly now: () => number;
   private readonly events: SessionEvents;
-  private readonly verified = new Map<string, AccessClaims>();
 
   constructor(options: SessionServiceOptions) {
     this.store = options.store;
@@ -99,7 +89,7 @@ export class SessionService {
   /** Checks an access token per TOKEN_ROTATION: consumed and replaced, or checked and echoed. */
   async authorize(token: string): Promise<Auth> {
     if (this.rotation === 'per-request') return this.renew(token);
-    const claims = this.verifiedClaims(token);
+    const claims = this.tokens.verify(token);
     if (!(await this.store.check(claims, this.now()))) throw new DomainError('invalid_token');
     return { userId: claims.userId, sid: claims.sid, token };
   }
@@ -108,7 +98,16 @@ export class SessionService {
   async renew(token: string): Promise<Auth> {
     const claims = this.tokens.verify(token);
     const next = this.tokens.issue(claims.userId, claims.sid);
-    if (!(await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now()))) {
+    let consumed: boolean;
+    try {
+      consumed = await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now());
+    } catch (error) {
+      this.tokens.forget(next.token);
+      throw error;
+    }
+    this.tokens.forget(token);
+    if (!consumed) {
+      this.tokens.forget(next.token);
       throw new DomainError('invalid_token');
     }
     this.events.tokenConsumed?.();
@@ -193,26 +192,6 @@ export class SessionService {
       if (session.id !== keepSid && (await this.revoke(userId, session.id))) count += 1;
     }
     return count;
-  }
-
-  /** `tokens.verify`, remembered for tokens that are used more than once (TOKEN_ROTATION=off). */
-  private verifiedClaims(token: string): AccessClaims {
-    const cached = this.verified.get(token);
-    if (cached !== undefined) {
-      this.verified.delete(token);
-      // Expired: not kept, and verify() below rejects it as it would have.
-      if (cached.exp > this.now()) {
-        this.verified.set(token, cached); // most recently used last
-        return cached;
-      }
-    }
-    const claims = this.tokens.verify(token);
-    this.verified.set(token, claims);
-    if (this.verified.size > VERIFIED_CACHE_SIZE) {
-      const oldest = this.verified.keys().next();
-      if (oldest.done !== true) this.verified.delete(oldest.value);
-    }
-    return claims;
   }
 
   private grant(userId: number, sid: string, accessToken: string, counter: number): Grant {

@@ -112,6 +112,40 @@ describe('TokenService with EdDSA', () => {
     assert.throws(() => tokens.verify(issued.token), isInvalidToken);
   });
 
+  it('accepts a token signed by another instance with the same keys, and remembers it until exp', () => {
+    const c = clock();
+    const issued = service(keys, { now: c.now }).issue(6, 'sid-sid-sid-sid-6');
+    const tokens = service(keys, { now: c.now });
+    assert.equal(tokens.verify(issued.token).userId, 6);
+    assert.equal(tokens.verify(issued.token).userId, 6);
+    c.state.now = issued.expiresAt;
+    assert.throws(() => tokens.verify(issued.token), isInvalidToken);
+  });
+
+  it('never lets a token it signed or verified vouch for a changed copy', () => {
+    const tokens = service(keys);
+    const issued = tokens.issue(7, 'sid-sid-sid-sid-7');
+    assert.equal(tokens.verify(issued.token).userId, 7);
+    const { header, payload } = decodeToken(issued.token);
+    const [h, p, signature = ''] = issued.token.split('.');
+    const flip = (text: string) => text.slice(0, 4) + (text[4] === 'A' ? 'B' : 'A') + text.slice(5);
+    const changed = [
+      `${h}.${p}.${flip(signature)}`,
+      `${h}.${Buffer.from(JSON.stringify({ ...payload, user_id: 8, sub: '8' })).toString('base64url')}.${signature}`,
+      `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${p}.`,
+      `${issued.token} `,
+    ];
+    for (const token of changed) assert.throws(() => tokens.verify(token), isInvalidToken, token);
+    assert.equal(tokens.verify(issued.token).userId, 7, 'the original still verifies');
+  });
+
+  it('forget drops a token from memory only: it still verifies in full', () => {
+    const tokens = service(keys);
+    const issued = tokens.issue(9, 'sid-sid-sid-sid-9');
+    tokens.forget(issued.token);
+    assert.equal(tokens.verify(issued.token).userId, 9);
+  });
+
   it('rejects a token signed by another key with the same kid', () => {
     const token = service(keys).issue(1, 'sid-sid-sid-sid-1').token;
     const { header, payload } = decodeToken(token);
