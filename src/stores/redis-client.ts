@@ -36,6 +36,9 @@ function nodeOptions(options: ClientBehaviour) {
     connectTimeout: options.commandTimeoutMs * 2,
     commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 1,
+    // The commands of all requests handled in one event-loop turn go out in one socket write instead of one
+    // write each (the write was the largest single cost of an authenticated request in the profile).
+    enableAutoPipelining: true,
   };
 }
 
@@ -90,6 +93,7 @@ function createClusterClient(
   const cluster = new Cluster(nodes, {
     redisOptions: { ...nodeOptions(options), password: options.password },
     enableOfflineQueue: true,
+    enableAutoPipelining: true,
     clusterRetryStrategy: reconnectDelay,
     slotsRefreshTimeout: options.commandTimeoutMs,
     retryDelayOnClusterDown: 100,
