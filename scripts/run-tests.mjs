@@ -2,7 +2,7 @@
 // Runs every test file under test/ (or the files/folders given) with node:test and tsx, prints the spec
 // report, then one closing line `N passed, N failed`. Exits non-zero when a test failed or none ran:
 // node:test on Node 20 exits 0 when it finds no .ts file, which must never pass as green.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,18 @@ if (files.length === 0) {
   console.error(`no test files found under ${roots.join(', ')}`);
   console.log('0 passed, 0 failed');
   process.exit(1);
+}
+
+// The CLI and end-to-end tests run the programs as users do, from dist/ (bin/keyward.js and the server-process
+// helper fall back to tsx when dist/ is stale, at several seconds of compiling per process): build once first.
+if (files.some((file) => /(^|[\\/])test[\\/](cli|e2e)[\\/]/.test(file))) {
+  const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
+  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  if (build.status !== 0) {
+    console.error('the build failed (npm run build): the CLI and end-to-end tests need it');
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'keyward-tests-'));

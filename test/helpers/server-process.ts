@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -8,8 +8,26 @@ import { type Agent, fetch, type Headers } from 'undici';
 import { FAST_HASH_ENV } from './app.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SERVER_ENTRY = path.join(ROOT, 'src', 'server.ts');
 const TSX_LOADER = import.meta.resolve('tsx');
+const BUILT_ENTRY = path.join(ROOT, 'dist', 'server.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(file) : statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The server as users run it (`node dist/server.js`) when the build is up to date (`npm test` builds first),
+ * otherwise the sources through tsx, so that a single test file run after an edit still tests the edit.
+ */
+const SERVER_COMMAND: string[] =
+  existsSync(BUILT_ENTRY) && statSync(BUILT_ENTRY).mtimeMs >= newestMtime(path.join(ROOT, 'src'))
+    ? [BUILT_ENTRY]
+    : ['--import', TSX_LOADER, path.join(ROOT, 'src', 'server.ts')];
 
 /** Deadline for a server process to reach a log line (tsx compiles the sources on a cold start). */
 export const START_TIMEOUT_MS = 90_000;
@@ -88,7 +106,7 @@ export class ServerProcess {
     const childEnv = Object.fromEntries(
       Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
     );
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_ENTRY], {
+    const child = spawn(process.execPath, SERVER_COMMAND, {
       cwd: dataDir,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
