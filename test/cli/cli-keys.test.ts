@@ -3,9 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { makeApp, PASSWORD, signUpAndLogin, type TestApp } from '../helpers/app.js';
-import { REDIS_URL, redisUnavailable } from '../helpers/services.js';
+import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 import { assertOk, expectDead, expectLive, jwtPart, login, type TokenBody } from '../http/http-helpers.js';
 import { assertCleanFailure, assertExit, makeWorkspace, runCli, type CliWorkspace } from './cli-helpers.js';
 
@@ -62,18 +61,7 @@ describe('keyward keys', { skip }, () => {
   after(async () => {
     await Promise.all(apps.map((t) => t.close()));
     ws.remove();
-    const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
-      const keys: string[] = [];
-      for await (const batch of admin.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
-        string[]
-      >) {
-        keys.push(...batch);
-      }
-      if (keys.length > 0) await admin.del(...keys);
-    } finally {
-      admin.disconnect();
-    }
+    await deleteRedisKeys(prefix);
   });
 
   let first = '';

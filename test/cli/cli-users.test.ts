@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
-import { REDIS_URL, redisUnavailable } from '../helpers/services.js';
+import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 import { assertError, assertOk, expectDead, expectLive, login, refresh } from '../http/http-helpers.js';
 import { assertCleanFailure, assertExit, makeWorkspace, runCli, type CliWorkspace } from './cli-helpers.js';
 
@@ -213,18 +212,7 @@ describe('keyward user delete and revoke-sessions on Redis', { skip: skipRedis }
   after(async () => {
     await t.close();
     ws.remove();
-    const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
-      const keys: string[] = [];
-      for await (const batch of admin.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
-        string[]
-      >) {
-        keys.push(...batch);
-      }
-      if (keys.length > 0) await admin.del(...keys);
-    } finally {
-      admin.disconnect();
-    }
+    await deleteRedisKeys(prefix);
   });
 
   it('revoke-sessions kills every access and refresh token of the user at once', async () => {

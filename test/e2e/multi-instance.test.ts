@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { PASSWORD, uniqueName } from '../helpers/app.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
@@ -17,7 +16,7 @@ import {
   START_TIMEOUT_MS,
   type Reply,
 } from '../helpers/server-process.js';
-import { REDIS_URL, redisUnavailable } from '../helpers/services.js';
+import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 
 const redisMissing = await redisUnavailable();
 const postgresMissing = await postgresUnavailable();
@@ -57,18 +56,7 @@ after(async () => {
   rmSync(keyDir, { recursive: true, force: true });
   await database?.drop();
   if (skip !== false) return;
-  const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    const keys: string[] = [];
-    for await (const batch of admin.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
-      string[]
-    >) {
-      keys.push(...batch);
-    }
-    if (keys.length > 0) await admin.del(...keys);
-  } finally {
-    admin.disconnect();
-  }
+  await deleteRedisKeys(prefix);
 });
 
 async function signUpAndLogin(on: ServerProcess): Promise<{ username: string; login: Reply }> {

@@ -29,3 +29,19 @@ export async function redisUnavailable(url = REDIS_URL): Promise<string | undefi
     client.disconnect();
   }
 }
+
+/** Deletes every key under `prefix:` (a test's own key space) from the Redis at `url`. */
+export async function deleteRedisKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const admin = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const keys: string[] = [];
+    for await (const batch of admin.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
+      string[]
+    >) {
+      keys.push(...batch);
+    }
+    if (keys.length > 0) await admin.del(...keys);
+  } finally {
+    admin.disconnect();
+  }
+}
