@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { openDatabase } from './db/database.js';
+import { describeDatabaseUrl, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { loadKeySet } from './services/signing-keys.js';
 
@@ -36,6 +36,12 @@ interface Slot {
 async function prepareSharedState(config: Config): Promise<void> {
   const database = openDatabase(config.databaseUrl);
   try {
+    // As in createDeps: a database that is down says so, rather than looking like a failed migration.
+    await database.ping().catch((error: unknown) => {
+      throw new Error(`cannot reach the database at ${describeDatabaseUrl(config.databaseUrl)}`, {
+        cause: error,
+      });
+    });
     await migrateToLatest(database);
   } finally {
     await database.close();

@@ -191,4 +191,20 @@ describe('WEB_CONCURRENCY=2 when the workers cannot start', { skip, timeout: 2 *
       blocker.close();
     }
   });
+
+  it('with the database down, the primary exits 1 before forking, naming it without its password', async () => {
+    const failing = ServerProcess.spawn({
+      WEB_CONCURRENCY: '2',
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      DATABASE_URL: 'postgres://postgres:not-a-real-secret@127.0.0.1:1/test',
+    });
+    assert.deepEqual(await failing.exited, { code: 1, signal: null });
+    assert.match(
+      failing.stderr,
+      /cannot reach the database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test/,
+    );
+    assert.doesNotMatch(failing.stderr, /not-a-real-secret/);
+    assert.equal(failing.lines.filter((line) => line.msg === 'worker started').length, 0);
+  });
 });
