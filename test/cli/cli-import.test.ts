@@ -4,7 +4,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import { openDatabase } from '../../src/db/database.js';
+import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
+import { usernameKey } from '../../src/services/password-policy.js';
 import { makeApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { assertError, assertOk, login } from '../http/http-helpers.js';
@@ -40,28 +42,14 @@ const REJECTED = [
   'rejected "texty" (demo id 8): malformed password: expected a 64-byte BLOB (salt + PBKDF2 key), got a value of type string',
 ];
 
-/** The stored password hash of a user, read straight from the database. */
+/** The stored password hash of a user, read through Keyward's own database layer (SQLite or PostgreSQL). */
 async function storedHash(databaseUrl: string, username: string): Promise<string | undefined> {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const db = new SQLite(databaseUrl.slice('sqlite:'.length), { readonly: true });
-    try {
-      const row = db.prepare('SELECT password_hash FROM users WHERE username = ?').get(username) as
-        { password_hash: string } | undefined;
-      return row?.password_hash;
-    } finally {
-      db.close();
-    }
-  }
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const database = openDatabase(databaseUrl);
   try {
-    const res = await client.query<{ password_hash: string }>(
-      'SELECT password_hash FROM users WHERE username = $1',
-      [username],
-    );
-    return res.rows[0]?.password_hash;
+    return (await new KyselyUserRepository(database.db).findByUsernameKey(usernameKey(username)))
+      ?.passwordHash;
   } finally {
-    await client.end();
+    await database.close();
   }
 }
 
