@@ -7,7 +7,7 @@ import { AuthFacade } from './facades/auth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
-import { KyselyUserRepository } from './repositories/kysely-user-repository.js';
+import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
 import { AuditLog } from './services/audit-log.js';
 import { Metrics } from './services/metrics.js';
@@ -154,7 +154,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     await database.close();
     throw error;
   }
-  const users = new KyselyUserRepository(database.db, () => new Date(now()));
+  const users = new KyselyUserRepository(database.db, () => new Date(now()), deadlineFor(database.dialect));
   const keys = loadKeySet({
     hmacSecret: config.jwt.hmacSecret,
     privateKeyPem: config.jwt.privateKeyPem,

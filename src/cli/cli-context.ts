@@ -7,7 +7,7 @@ import { migrateToLatest } from '../db/migrator.js';
 import { createTokenStore } from '../deps.js';
 import type { AuditDetail, AuditEventName } from '../repositories/audit-repository.js';
 import { KyselyAuditRepository } from '../repositories/kysely-audit-repository.js';
-import { KyselyUserRepository } from '../repositories/kysely-user-repository.js';
+import { deadlineFor, KyselyUserRepository } from '../repositories/kysely-user-repository.js';
 import { createRedisClient, describeRedisTarget } from '../stores/redis-client.js';
 import type { TokenStore } from '../stores/token-store.js';
 import { CliError } from './cli-error.js';
@@ -82,7 +82,11 @@ export class CliContext {
 
   async users(): Promise<KyselyUserRepository> {
     const database = await this.openDatabase();
-    return new KyselyUserRepository(database.db, () => new Date(this.io.now()));
+    return new KyselyUserRepository(
+      database.db,
+      () => new Date(this.io.now()),
+      deadlineFor(database.dialect),
+    );
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { DatabaseSchema } from '../db/database.js';
+import type { DatabaseSchema, Dialect } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { NewUser, User, UserChanges, UserRepository, UserWithHash } from './user-repository.js';
 
@@ -20,14 +20,23 @@ function rethrow(error: unknown): never {
  */
 export const DEFAULT_DEADLINE_MS = 1500;
 
-async function withinDeadline<T>(deadlineMs: number, work: () => Promise<T>): Promise<T> {
+/**
+ * The deadline a dialect needs. better-sqlite3 runs each query synchronously on the event loop, so a timer could
+ * never fire before the query ends: on SQLite the deadline would be a timer and a race per call for nothing.
+ */
+export function deadlineFor(dialect: Dialect): number | undefined {
+  return dialect === 'postgres' ? DEFAULT_DEADLINE_MS : undefined;
+}
+
+async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`the database did not answer within ${deadlineMs} ms`));
-    }, deadlineMs);
-  });
   try {
+    if (deadlineMs === undefined) return await work();
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`the database did not answer within ${deadlineMs} ms`));
+      }, deadlineMs);
+    });
     // The abandoned query still ends on the driver's own timeouts; race() keeps its late rejection handled.
     return await Promise.race([work(), deadline]);
   } catch (error) {
@@ -43,7 +52,8 @@ export class KyselyUserRepository implements UserRepository {
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
     private readonly now: () => Date = () => new Date(),
-    private readonly deadlineMs = DEFAULT_DEADLINE_MS,
+    /** Undefined: no deadline (SQLite, see deadlineFor). */
+    private readonly deadlineMs: number | undefined = DEFAULT_DEADLINE_MS,
   ) {}
 
   private guarded<T>(work: () => Promise<T>): Promise<T> {
