@@ -72,47 +72,54 @@ export class SessionService {
   async start(userId: number, client: ClientInfo): Promise<Grant> {
     const sid = randomBytes(16).toString('base64url');
     const access = this.tokens.issue(userId, sid);
-    await this.store.createSession(
-      {
-        userId,
-        sid,
-        userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
-        ip: client.ip,
-        token: { jti: access.jti, expiresAt: access.expiresAt },
-      },
-      this.now(),
-    );
+    const [accessToken] = await Promise.all([
+      access.token,
+      this.store.createSession(
+        {
+          userId,
+          sid,
+          userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
+          ip: client.ip,
+          token: { jti: access.jti, expiresAt: access.expiresAt },
+        },
+        this.now(),
+      ),
+    ]);
     this.events.tokenIssued?.();
-    return this.grant(userId, sid, access.token, 0);
+    return this.grant(userId, sid, accessToken, 0);
   }
 
   /** Checks an access token per TOKEN_ROTATION: consumed and replaced, or checked and echoed. */
   async authorize(token: string): Promise<Auth> {
     if (this.rotation === 'per-request') return this.renew(token);
-    const claims = this.tokens.verify(token);
+    const claims = await this.tokens.verify(token);
     if (!(await this.store.check(claims, this.now()))) throw new DomainError('invalid_token');
     return { userId: claims.userId, sid: claims.sid, token };
   }
 
-  /** Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says). */
+  /**
+   * Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says). The next
+   * token is signed on the thread pool while the store consumes this one and allowlists the next one's id.
+   */
   async renew(token: string): Promise<Auth> {
-    const claims = this.tokens.verify(token);
+    const claims = await this.tokens.verify(token);
     const next = this.tokens.issue(claims.userId, claims.sid);
     let consumed: boolean;
     try {
       consumed = await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now());
     } catch (error) {
-      this.tokens.forget(next.token);
+      this.tokens.discard(next);
       throw error;
     }
     this.tokens.forget(token);
     if (!consumed) {
-      this.tokens.forget(next.token);
+      this.tokens.discard(next);
       throw new DomainError('invalid_token');
     }
+    const nextToken = await next.token;
     this.events.tokenConsumed?.();
     this.events.tokenIssued?.();
-    return { userId: claims.userId, sid: claims.sid, token: next.token };
+    return { userId: claims.userId, sid: claims.sid, token: nextToken };
   }
 
   /**
@@ -139,7 +146,7 @@ export class SessionService {
 
   /** Logout: revokes the session of a live token. */
   async end(token: string): Promise<AccessClaims> {
-    const claims = this.tokens.verify(token);
+    const claims = await this.tokens.verify(token);
     if (!(await this.store.endSession(claims, this.now()))) throw new DomainError('invalid_token');
     this.events.sessionsRevoked?.(1);
     return claims;
@@ -164,7 +171,7 @@ export class SessionService {
     }
     if (outcome.status === 'invalid') throw new DomainError('invalid_refresh_token');
     this.events.tokenIssued?.();
-    return this.grant(parts.userId, parts.sid, access.token, outcome.counter);
+    return this.grant(parts.userId, parts.sid, await access.token, outcome.counter);
   }
 
   list(userId: number): Promise<SessionInfo[]> {

@@ -101,12 +101,15 @@ describe('loadKeySet', () => {
     assert.equal(statSync(keysDir).mode & 0o077, 0);
   });
 
-  it('reuses the generated key on the next start', () => {
+  it('reuses the generated key on the next start', async () => {
     const first = loadKeySet({ keysDir });
     const second = loadKeySet({ keysDir });
     assert.equal(second.signer.kid, first.signer.kid);
     assert.equal(pemFiles(keysDir).length, 1);
-    assert.equal(tokens(second).verify(tokens(first).issue(1, 'sid-sid-sid-sid-1').token).userId, 1);
+    assert.equal(
+      (await tokens(second).verify(await tokens(first).issue(1, 'sid-sid-sid-sid-1').token)).userId,
+      1,
+    );
   });
 
   it('publishes the public JWK only, with kid, alg and use', () => {
@@ -118,7 +121,7 @@ describe('loadKeySet', () => {
     assert.equal(jwk.use, 'sig');
   });
 
-  it('lets every key in the directory verify while the newest signs', () => {
+  it('lets every key in the directory verify while the newest signs', async () => {
     const older = generateKeyFile(keysDir);
     const newer = generateKeyFile(keysDir);
     utimesSync(path.join(keysDir, `${older.kid}.pem`), new Date('2024-01-01'), new Date('2024-01-01'));
@@ -126,12 +129,16 @@ describe('loadKeySet', () => {
     const keys = loadKeySet({ keysDir });
     assert.equal(keys.signer.kid, newer.kid);
     assert.deepEqual([...keys.byKid.keys()].sort(), [older.kid, newer.kid].sort());
-    assert.equal(decodeToken(tokens(keys).issue(1, 'sid-sid-sid-sid-1').token).header.kid, newer.kid);
+    assert.equal(decodeToken(await tokens(keys).issue(1, 'sid-sid-sid-sid-1').token).header.kid, newer.kid);
 
     rmSync(path.join(keysDir, `${newer.kid}.pem`));
-    const oldToken = tokens(loadKeySet({ keysDir })).issue(2, 'sid-sid-sid-sid-2').token;
+    const oldToken = await tokens(loadKeySet({ keysDir })).issue(2, 'sid-sid-sid-sid-2').token;
     assert.equal(decodeToken(oldToken).header.kid, older.kid);
-    assert.equal(tokens(keys).verify(oldToken).userId, 2, 'a token of the rotated-out key still verifies');
+    assert.equal(
+      (await tokens(keys).verify(oldToken)).userId,
+      2,
+      'a token of the rotated-out key still verifies',
+    );
   });
 
   it('orders the directory oldest first by modification time', () => {

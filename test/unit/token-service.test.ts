@@ -6,7 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DomainError } from '../../src/errors.js';
 import { loadKeySet, type KeySet } from '../../src/services/signing-keys.js';
-import { TokenService, type TokenServiceOptions } from '../../src/services/token-service.js';
+import {
+  TokenService,
+  type IssuedToken,
+  type TokenServiceOptions,
+} from '../../src/services/token-service.js';
 import { decodeToken, forge } from '../helpers/jwt-forge.js';
 
 const TTL = 2100;
@@ -15,7 +19,7 @@ function isInvalidToken(error: unknown): boolean {
   return error instanceof DomainError && error.code === 'invalid_token';
 }
 
-/** A clock tests can move; starts at the real time because fast-jwt also checks exp against Date.now(). */
+/** A clock tests can move. */
 function clock() {
   const state = { now: Date.now() };
   return { state, now: () => state.now };
@@ -32,12 +36,21 @@ function service(keys: KeySet, options: Partial<TokenServiceOptions> = {}) {
   });
 }
 
+function without(claims: Record<string, unknown>, name: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(claims).filter(([key]) => key !== name));
+}
+
+/** An issued token with its signature awaited. */
+async function settle(issued: IssuedToken) {
+  return { ...issued, token: await issued.token };
+}
+
 /** RFC 7638 thumbprint computed here, independently of signing-keys.ts. */
 function thumbprint(canonicalJson: string): string {
   return createHash('sha256').update(canonicalJson).digest('base64url');
 }
 
-describe('TokenService with EdDSA', () => {
+describe('TokenService with EdDSA', async () => {
   let dir: string;
   let keys: KeySet;
 
@@ -50,17 +63,17 @@ describe('TokenService with EdDSA', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('round-trips a token: verify returns the issued user, session, jti and expiry', () => {
+  it('round-trips a token: verify returns the issued user, session, jti and expiry', async () => {
     const c = clock();
     const tokens = service(keys, { now: c.now });
-    const issued = tokens.issue(42, 'session-id-0001');
-    const claims = tokens.verify(issued.token);
+    const issued = await settle(tokens.issue(42, 'session-id-0001'));
+    const claims = await tokens.verify(issued.token);
     assert.deepEqual(claims, { userId: 42, sid: 'session-id-0001', jti: issued.jti, exp: issued.expiresAt });
     assert.equal(issued.expiresAt, (Math.floor(c.state.now / 1000) + TTL) * 1000);
   });
 
-  it('writes the header of SPEC §3: alg EdDSA, typ at+jwt, kid the RFC 7638 thumbprint', () => {
-    const { header } = decodeToken(service(keys).issue(1, 'sid-sid-sid-sid-1').token);
+  it('writes the header of SPEC §3: alg EdDSA, typ at+jwt, kid the RFC 7638 thumbprint', async () => {
+    const { header } = decodeToken(await service(keys).issue(1, 'sid-sid-sid-sid-1').token);
     const x = String(createPublicKey(keys.signer.signingMaterial).export({ format: 'jwk' }).x);
     assert.deepEqual(header, {
       alg: 'EdDSA',
@@ -69,9 +82,9 @@ describe('TokenService with EdDSA', () => {
     });
   });
 
-  it('writes the claims of SPEC §3 with exp = iat + ttl', () => {
+  it('writes the claims of SPEC §3 with exp = iat + ttl', async () => {
     const c = clock();
-    const issued = service(keys, { now: c.now }).issue(7, 'sid-sid-sid-sid-7');
+    const issued = await settle(service(keys, { now: c.now }).issue(7, 'sid-sid-sid-sid-7'));
     const { payload } = decodeToken(issued.token);
     const iat = Math.floor(c.state.now / 1000);
     assert.deepEqual(payload, {
@@ -86,46 +99,46 @@ describe('TokenService with EdDSA', () => {
     });
   });
 
-  it('gives every token a fresh jti', () => {
+  it('gives every token a fresh jti', async () => {
     const tokens = service(keys);
     const jtis = new Set(Array.from({ length: 200 }, () => tokens.issue(1, 'sid-sid-sid-sid-1').jti));
     assert.equal(jtis.size, 200);
   });
 
-  it('uses the configured issuer and audience and rejects tokens for others', () => {
+  it('uses the configured issuer and audience and rejects tokens for others', async () => {
     const custom = service(keys, { issuer: 'https://auth.example', audience: 'orders-api' });
-    const token = custom.issue(3, 'sid-sid-sid-sid-3').token;
+    const token = await custom.issue(3, 'sid-sid-sid-sid-3').token;
     assert.equal(decodeToken(token).payload.iss, 'https://auth.example');
     assert.equal(decodeToken(token).payload.aud, 'orders-api');
-    assert.equal(custom.verify(token).userId, 3);
-    assert.throws(() => service(keys).verify(token), isInvalidToken);
-    assert.throws(() => service(keys, { audience: 'orders-api' }).verify(token), isInvalidToken);
+    assert.equal((await custom.verify(token)).userId, 3);
+    await assert.rejects(async () => service(keys).verify(token), isInvalidToken);
+    await assert.rejects(async () => service(keys, { audience: 'orders-api' }).verify(token), isInvalidToken);
   });
 
-  it('rejects a token once the injected clock reaches exp', () => {
+  it('rejects a token once the injected clock reaches exp', async () => {
     const c = clock();
     const tokens = service(keys, { now: c.now });
-    const issued = tokens.issue(5, 'sid-sid-sid-sid-5');
+    const issued = await settle(tokens.issue(5, 'sid-sid-sid-sid-5'));
     c.state.now = issued.expiresAt - 1000;
-    assert.equal(tokens.verify(issued.token).userId, 5);
+    assert.equal((await tokens.verify(issued.token)).userId, 5);
     c.state.now = issued.expiresAt;
-    assert.throws(() => tokens.verify(issued.token), isInvalidToken);
+    await assert.rejects(async () => tokens.verify(issued.token), isInvalidToken);
   });
 
-  it('accepts a token signed by another instance with the same keys, and remembers it until exp', () => {
+  it('accepts a token signed by another instance with the same keys, and remembers it until exp', async () => {
     const c = clock();
-    const issued = service(keys, { now: c.now }).issue(6, 'sid-sid-sid-sid-6');
+    const issued = await settle(service(keys, { now: c.now }).issue(6, 'sid-sid-sid-sid-6'));
     const tokens = service(keys, { now: c.now });
-    assert.equal(tokens.verify(issued.token).userId, 6);
-    assert.equal(tokens.verify(issued.token).userId, 6);
+    assert.equal((await tokens.verify(issued.token)).userId, 6);
+    assert.equal((await tokens.verify(issued.token)).userId, 6);
     c.state.now = issued.expiresAt;
-    assert.throws(() => tokens.verify(issued.token), isInvalidToken);
+    await assert.rejects(async () => tokens.verify(issued.token), isInvalidToken);
   });
 
-  it('never lets a token it signed or verified vouch for a changed copy', () => {
+  it('never lets a token it signed or verified vouch for a changed copy', async () => {
     const tokens = service(keys);
-    const issued = tokens.issue(7, 'sid-sid-sid-sid-7');
-    assert.equal(tokens.verify(issued.token).userId, 7);
+    const issued = await settle(tokens.issue(7, 'sid-sid-sid-sid-7'));
+    assert.equal((await tokens.verify(issued.token)).userId, 7);
     const { header, payload } = decodeToken(issued.token);
     const [h, p, signature = ''] = issued.token.split('.');
     const flip = (text: string) => text.slice(0, 4) + (text[4] === 'A' ? 'B' : 'A') + text.slice(5);
@@ -135,58 +148,110 @@ describe('TokenService with EdDSA', () => {
       `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${p}.`,
       `${issued.token} `,
     ];
-    for (const token of changed) assert.throws(() => tokens.verify(token), isInvalidToken, token);
-    assert.equal(tokens.verify(issued.token).userId, 7, 'the original still verifies');
+    for (const token of changed)
+      await assert.rejects(async () => tokens.verify(token), isInvalidToken, token);
+    assert.equal((await tokens.verify(issued.token)).userId, 7, 'the original still verifies');
   });
 
-  it('forget drops a token from memory only: it still verifies in full', () => {
+  it('forget drops a token from memory only: it still verifies in full', async () => {
     const tokens = service(keys);
-    const issued = tokens.issue(9, 'sid-sid-sid-sid-9');
+    const issued = await settle(tokens.issue(9, 'sid-sid-sid-sid-9'));
     tokens.forget(issued.token);
-    assert.equal(tokens.verify(issued.token).userId, 9);
+    assert.equal((await tokens.verify(issued.token)).userId, 9);
   });
 
-  it('rejects a token signed by another key with the same kid', () => {
-    const token = service(keys).issue(1, 'sid-sid-sid-sid-1').token;
+  it('rejects a token signed by another key with the same kid', async () => {
+    const token = await service(keys).issue(1, 'sid-sid-sid-sid-1').token;
     const { header, payload } = decodeToken(token);
     const other = generateKeyPairSync('ed25519').privateKey;
-    assert.throws(
-      () => service(keys).verify(forge(header, payload, { alg: 'EdDSA', key: other })),
+    await assert.rejects(
+      async () => service(keys).verify(forge(header, payload, { alg: 'EdDSA', key: other })),
       isInvalidToken,
     );
   });
 
-  it('rejects a token over maxTokenBytes before looking at it', () => {
+  it('rejects a token over maxTokenBytes before looking at it', async () => {
     const tokens = service(keys, { maxTokenBytes: 64 });
-    const token = tokens.issue(1, 'sid-sid-sid-sid-1').token;
-    assert.throws(() => tokens.verify(token), isInvalidToken);
+    const token = await tokens.issue(1, 'sid-sid-sid-sid-1').token;
+    await assert.rejects(async () => tokens.verify(token), isInvalidToken);
   });
 
-  it('rejects garbage with invalid_token, never another error', () => {
+  it('rejects garbage with invalid_token, never another error', async () => {
     const tokens = service(keys);
     for (const garbage of ['', '.', '..', 'a.b.c', 'e30.e30.', 'bnVsbA.e30.x', 'W10.e30.x', '💥.💥.💥']) {
-      assert.throws(() => tokens.verify(garbage), isInvalidToken, garbage);
+      await assert.rejects(async () => tokens.verify(garbage), isInvalidToken, garbage);
     }
   });
 
-  it('keeps the library error as the cause', () => {
+  it('accepts only the canonical spelling of a signature', async () => {
     const tokens = service(keys);
-    const token = tokens.issue(1, 'sid-sid-sid-sid-1').token;
-    try {
-      tokens.verify(`${token.slice(0, -4)}AAAA`);
-      assert.fail('a bad signature verified');
-    } catch (error) {
-      assert.ok(isInvalidToken(error));
-      assert.ok((error as Error).cause instanceof Error);
-    }
+    const token = await tokens.issue(1, 'sid-sid-sid-sid-1').token;
+    tokens.forget(token);
+    // 64 bytes are 86 base64url characters; the last one carries 4 unused bits. Setting them spells the same
+    // signature differently, which a lenient decoder would accept as a second valid token string.
+    const last = token.at(-1) ?? '';
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sibling = alphabet[alphabet.indexOf(last) | 0b0011] ?? last;
+    assert.notEqual(sibling, last);
+    const respelled = token.slice(0, -1) + sibling;
+    assert.deepEqual(
+      Buffer.from(respelled.split('.')[2] ?? '', 'base64url'),
+      Buffer.from(token.split('.')[2] ?? '', 'base64url'),
+    );
+    await assert.rejects(async () => tokens.verify(respelled), isInvalidToken);
+    await assert.rejects(async () => tokens.verify(`${token}==`), isInvalidToken);
+    assert.equal((await tokens.verify(token)).userId, 1);
   });
 
-  it('exposes the access lifetime', () => {
+  it('rejects validly signed tokens whose claims are not those of a live Keyward access token', async () => {
+    const c = clock();
+    const tokens = service(keys, { now: c.now });
+    const { header, payload } = decodeToken(await tokens.issue(4, 'sid-sid-sid-sid-4').token);
+    const now = Math.floor(c.state.now / 1000);
+    const variants: Record<string, Record<string, unknown>> = {
+      'no iss': without(payload, 'iss'),
+      'no aud': without(payload, 'aud'),
+      'no jti': without(payload, 'jti'),
+      'no iat': without(payload, 'iat'),
+      'aud as a list': { ...payload, aud: ['keyward'] },
+      'exp as a string': { ...payload, exp: String(now + 60) },
+      'exp now': { ...payload, exp: now },
+      'nbf in the future': { ...payload, nbf: now + 60 },
+      'sub and user_id disagree': { ...payload, sub: '5' },
+      'user_id not an integer': { ...payload, user_id: 4.5, sub: '4.5' },
+      'empty sid': { ...payload, sid: '' },
+    };
+    const key = keys.signer.signingMaterial as string;
+    for (const [name, claims] of Object.entries(variants)) {
+      await assert.rejects(
+        async () => tokens.verify(forge(header, claims, { alg: 'EdDSA', key })),
+        isInvalidToken,
+        name,
+      );
+    }
+    const control = forge(header, { ...payload, nbf: now - 1 }, { alg: 'EdDSA', key });
+    assert.equal((await tokens.verify(control)).userId, 4, 'the same forge with valid claims verifies');
+  });
+
+  it('signs and verifies many tokens at once (the signatures run on the thread pool)', async () => {
+    const signer = service(keys);
+    const verifier = service(keys);
+    const issued = Array.from({ length: 64 }, (_, i) => signer.issue(i + 1, `sid-sid-sid-sid-${i}`));
+    const signed = await Promise.all(issued.map((t) => t.token));
+    assert.equal(new Set(signed).size, 64);
+    const claims = await Promise.all(signed.map((token) => verifier.verify(token)));
+    assert.deepEqual(
+      claims.map((c) => c.jti),
+      issued.map((t) => t.jti),
+    );
+  });
+
+  it('exposes the access lifetime', async () => {
     assert.equal(service(keys).accessTtlSec, TTL);
   });
 });
 
-describe('TokenService with HS256 (JWT_KEY)', () => {
+describe('TokenService with HS256 (JWT_KEY)', async () => {
   const secret = randomBytes(48).toString('base64url');
   let keys: KeySet;
   let dir: string;
@@ -200,10 +265,10 @@ describe('TokenService with HS256 (JWT_KEY)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('round-trips a token', () => {
+  it('round-trips a token', async () => {
     const tokens = service(keys);
-    const issued = tokens.issue(9, 'sid-sid-sid-sid-9');
-    assert.deepEqual(tokens.verify(issued.token), {
+    const issued = await settle(tokens.issue(9, 'sid-sid-sid-sid-9'));
+    assert.deepEqual(await tokens.verify(issued.token), {
       userId: 9,
       sid: 'sid-sid-sid-sid-9',
       jti: issued.jti,
@@ -211,36 +276,36 @@ describe('TokenService with HS256 (JWT_KEY)', () => {
     });
   });
 
-  it('signs HS256 with the secret, typ at+jwt, kid the thumbprint of the oct JWK', () => {
-    const token = service(keys).issue(9, 'sid-sid-sid-sid-9').token;
+  it('signs HS256 with the secret, typ at+jwt, kid the thumbprint of the oct JWK', async () => {
+    const token = await service(keys).issue(9, 'sid-sid-sid-sid-9').token;
     const { header, payload } = decodeToken(token);
     const k = Buffer.from(secret, 'utf8').toString('base64url');
     assert.deepEqual(header, { alg: 'HS256', typ: 'at+jwt', kid: thumbprint(`{"k":"${k}","kty":"oct"}`) });
     assert.equal(forge(header, payload, { alg: 'HS256', secret }), token);
   });
 
-  it('rejects a token signed with another secret', () => {
-    const { header, payload } = decodeToken(service(keys).issue(9, 'sid-sid-sid-sid-9').token);
+  it('rejects a token signed with another secret', async () => {
+    const { header, payload } = decodeToken(await service(keys).issue(9, 'sid-sid-sid-sid-9').token);
     const forged = forge(header, payload, { alg: 'HS256', secret: `${secret}!` });
-    assert.throws(() => service(keys).verify(forged), isInvalidToken);
+    await assert.rejects(async () => service(keys).verify(forged), isInvalidToken);
   });
 
-  it('rejects an EdDSA token carrying the HS256 kid', () => {
-    const { header, payload } = decodeToken(service(keys).issue(9, 'sid-sid-sid-sid-9').token);
+  it('rejects an EdDSA token carrying the HS256 kid', async () => {
+    const { header, payload } = decodeToken(await service(keys).issue(9, 'sid-sid-sid-sid-9').token);
     const key = generateKeyPairSync('ed25519').privateKey;
     const forged = forge({ ...header, alg: 'EdDSA' }, payload, { alg: 'EdDSA', key });
-    assert.throws(() => service(keys).verify(forged), isInvalidToken);
+    await assert.rejects(async () => service(keys).verify(forged), isInvalidToken);
   });
 
-  it('does not accept tokens of an EdDSA key set, nor the other way round', () => {
+  it('does not accept tokens of an EdDSA key set, nor the other way round', async () => {
     const edDir = path.join(dir, 'ed');
     const edKeys = loadKeySet({ keysDir: edDir });
-    assert.throws(
-      () => service(keys).verify(service(edKeys).issue(1, 'sid-sid-sid-sid-1').token),
+    await assert.rejects(
+      async () => service(keys).verify(await service(edKeys).issue(1, 'sid-sid-sid-sid-1').token),
       isInvalidToken,
     );
-    assert.throws(
-      () => service(edKeys).verify(service(keys).issue(1, 'sid-sid-sid-sid-1').token),
+    await assert.rejects(
+      async () => service(edKeys).verify(await service(keys).issue(1, 'sid-sid-sid-sid-1').token),
       isInvalidToken,
     );
   });
