@@ -35,6 +35,17 @@ function exited(child: ChildProcess): Promise<void> {
   );
 }
 
+export interface CpuTimes {
+  all: number;
+  loop: number;
+}
+
+function cpuOf(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
 /** A server child process (Keyward or the bare server) and the figures the kernel keeps about it. */
 export class ServerProcess {
   private constructor(
@@ -123,11 +134,15 @@ export class ServerProcess {
     return match ? Number(match[1]) / 1024 : Number.NaN;
   }
 
-  /** User + system CPU time of the process (every thread), in seconds. */
-  cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  /**
+   * User + system CPU time in seconds: of the whole process (every thread: the event loop, libuv's pool, V8's
+   * helpers) and of its main thread alone, the event loop, whose time per request bounds what one process serves.
+   */
+  cpuSeconds(): CpuTimes {
+    return {
+      all: cpuOf(`/proc/${this.pid}/stat`),
+      loop: cpuOf(`/proc/${this.pid}/task/${this.pid}/stat`),
+    };
   }
 
   /** SIGTERM, as an operator would; SIGKILL if it has not stopped after 15 s. */

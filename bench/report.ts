@@ -16,6 +16,8 @@ export interface Figures {
   statuses: Record<string, number>;
   /** CPU time of the server process (all threads) per request, in microseconds. */
   cpuUsPerRequest: number;
+  /** CPU of the server's main thread (the event loop) per request. */
+  loopUsPerRequest: number;
 }
 
 export interface Row {
@@ -163,7 +165,7 @@ export function renderMarkdown(results: BenchResults): string {
     '',
   );
   lines.push(
-    '| Scenario | Config | Conns | Keyward req/s | bare req/s | ratio to bare | ratio to hasher alone | p50 ms (Keyward / bare) | p99 ms (Keyward / bare) | errors | CPU µs/req (Keyward / bare) | peak RSS MB |',
+    '| Scenario | Config | Conns | Keyward req/s | bare req/s | ratio to bare | ratio to hasher alone | p50 ms (Keyward / bare) | p99 ms (Keyward / bare) | errors | CPU µs/req (Keyward, its event loop in brackets / bare) | peak RSS MB |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const row of results.rows) {
@@ -181,7 +183,7 @@ export function renderMarkdown(results: BenchResults): string {
       `| ${row.scenario} | ${row.config} | ${row.connections} | ${f0(k.rps)} | ${b ? f0(b.rps) : '–'} | ${b ? pct(k.rps / b.rps) : '–'} | ` +
         `${row.hasher ? `${pct(k.rps / row.hasher.perSecond)} (${f1(row.hasher.perSecond)}/s at ${row.hasher.concurrency})` : '–'} | ` +
         `${f2(k.p50Ms)} / ${b ? f2(b.p50Ms) : '–'} | ${f2(k.p99Ms)} / ${b ? f2(b.p99Ms) : '–'} | ${errorText} | ` +
-        `${f0(k.cpuUsPerRequest)} / ${b ? f0(b.cpuUsPerRequest) : '–'} | ${f0(results.peakRssMb[row.server] ?? Number.NaN)} |`,
+        `${f0(k.cpuUsPerRequest)} (${f0(k.loopUsPerRequest)}) / ${b ? f0(b.cpuUsPerRequest) : '–'} | ${f0(results.peakRssMb[row.server] ?? Number.NaN)} |`,
     );
   }
   lines.push('');

@@ -34,10 +34,12 @@ const USAGE = `usage: npm run bench -- [options]
   --no-scale         full run without the scale check
   --no-build         use dist/ as it is (the full run rebuilds otherwise)
   --keep-tmp         keep bench/.tmp/run-*/ (databases, keys, server logs)
-  --log-level=L      Keyward's LOG_LEVEL (default warn)`;
+  --log-level=L      Keyward's LOG_LEVEL (default warn)
+  --node-args=A,B    extra node flags for every Keyward process, comma-separated (e.g. V8 heap settings)`;
 
 const args = process.argv.slice(2);
-const KNOWN = /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|rotation-off|log-level=\w+|help)$/;
+const KNOWN =
+  /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|rotation-off|log-level=\w+|node-args=\S+|help)$/;
 const unknown = args.filter((a) => !KNOWN.test(a));
 if (unknown.length > 0 || args.includes('--help')) {
   if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(' ')}`);
@@ -55,6 +57,8 @@ const profileRotationOff = args.includes('--rotation-off');
 const scaleOnly = args.includes('--scale');
 const withScale = scaleOnly || (!quick && !args.includes('--no-scale'));
 const logLevel = option('log-level') ?? 'warn';
+/** Extra flags for every Keyward process (`--node-args=--max-semi-space-size=4,--other`), to try V8 settings. */
+const serverNodeArgs = option('node-args')?.split(',').filter(Boolean) ?? [];
 const mode = profileMode ? 'profile' : scaleOnly ? 'scale' : quick ? 'quick' : 'full';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -268,6 +272,8 @@ function bareTarget(server: ServerProcess): Target {
 interface Accumulator {
   results: RunResult[];
   cpuSeconds: number;
+  /** The server's main thread (event loop) alone. */
+  loopCpuSeconds: number;
 }
 
 function figures(acc: Accumulator): Figures {
@@ -300,6 +306,7 @@ function figures(acc: Accumulator): Figures {
     lostLoops,
     statuses,
     cpuUsPerRequest: requests > 0 ? (acc.cpuSeconds * 1e6) / requests : 0,
+    loopUsPerRequest: requests > 0 ? (acc.loopCpuSeconds * 1e6) / requests : 0,
   };
 }
 
@@ -313,7 +320,8 @@ async function runOnce(
   await refill(target);
   const cpu0 = target.server.cpuSeconds();
   const result = await client.run({ origin: target.server.origin, connections, durationMs: ms, workload });
-  const cpu = target.server.cpuSeconds() - cpu0;
+  const cpu1 = target.server.cpuSeconds();
+  const cpu = { all: cpu1.all - cpu0.all, loop: cpu1.loop - cpu0.loop };
   if (workload.kind === 'get-user' || workload.kind === 'validate') target.tokens = result.tokens;
   return { result, cpu };
 }
@@ -329,7 +337,7 @@ async function measure(
   for (const target of targets)
     await runOnce(client, target, workloadFor(target, -1), connections, timing.warmupMs);
   const accumulators = new Map<string, Accumulator>(
-    targets.map((t) => [t.name, { results: [], cpuSeconds: 0 }]),
+    targets.map((t) => [t.name, { results: [], cpuSeconds: 0, loopCpuSeconds: 0 }]),
   );
   for (let round = 0; round < timing.rounds; round++) {
     for (const target of targets) {
@@ -342,7 +350,10 @@ async function measure(
       );
       const acc = accumulators.get(target.name);
       acc?.results.push(result);
-      if (acc) acc.cpuSeconds += cpu;
+      if (acc) {
+        acc.cpuSeconds += cpu.all;
+        acc.loopCpuSeconds += cpu.loop;
+      }
     }
   }
   return new Map([...accumulators].map(([name, acc]) => [name, figures(acc)]));
@@ -383,7 +394,7 @@ async function startKeyward(
   const server = await ServerProcess.keyward(name, env, {
     cwd: dataDir,
     logFile: path.join(TMP, `${name.replace(/[^\w.-]+/g, '_')}.log`),
-    nodeArgs,
+    nodeArgs: [...serverNodeArgs, ...nodeArgs],
   });
   servers.push(server);
   log(`started ${name} in ${Date.now() - t0} ms`);
@@ -412,7 +423,8 @@ function addRow(row: Row): Row {
   log(
     `${row.scenario} [${row.config}] ${keyward.rps.toFixed(0)} req/s${ratio}${hasherRatio}, ` +
       `p50 ${keyward.p50Ms.toFixed(2)} ms, p99 ${keyward.p99Ms.toFixed(2)} ms, ` +
-      `errors ${keyward.non2xx + keyward.socketErrors}, ${keyward.cpuUsPerRequest.toFixed(0)} µs CPU/req`,
+      `errors ${keyward.non2xx + keyward.socketErrors}, ${keyward.cpuUsPerRequest.toFixed(0)} µs CPU/req ` +
+      `(event loop ${keyward.loopUsPerRequest.toFixed(0)})`,
   );
   return row;
 }
@@ -587,13 +599,13 @@ async function storm(
       workload: { kind: 'login', credentials },
     }),
   ]);
-  const cpu = kw.server.cpuSeconds() - cpu0;
+  const cpu = kw.server.cpuSeconds().all - cpu0.all;
   const result = {
     config: config.label,
-    quiet: figures({ results: [quiet.result], cpuSeconds: quiet.cpu }),
+    quiet: figures({ results: [quiet.result], cpuSeconds: quiet.cpu.all, loopCpuSeconds: quiet.cpu.loop }),
     // Server CPU during the storm is shared by reads and logins: not attributed per request.
-    reads: figures({ results: [reads.result], cpuSeconds: 0 }),
-    logins: figures({ results: [logins], cpuSeconds: 0 }),
+    reads: figures({ results: [reads.result], cpuSeconds: 0, loopCpuSeconds: 0 }),
+    logins: figures({ results: [logins], cpuSeconds: 0, loopCpuSeconds: 0 }),
     serverCpuSeconds: cpu,
   };
   storms.push(result);
@@ -690,7 +702,8 @@ async function runProfile(): Promise<void> {
   const head =
     `GET /user, ${profileRotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
     `${CONNECTIONS} connections, under --cpu-prof: ` +
-    `${rps.toFixed(0)} req/s, ${((cpu * 1e6) / result.requests).toFixed(0)} µs of server CPU per request, ` +
+    `${rps.toFixed(0)} req/s, ${((cpu.all * 1e6) / result.requests).toFixed(0)} µs of server CPU per request ` +
+    `(event loop ${((cpu.loop * 1e6) / result.requests).toFixed(0)} µs), ` +
     `${result.non2xx + result.socketErrors} errors. Profile: ${path.relative(ROOT, file)}\n\n`;
   const summary = head + renderSummary(summarise(readProfile(file), 25, { fromUs, toUs }), result.requests);
   const out = path.join(TMP_ROOT, `profile-summary-${variant}.md`);
