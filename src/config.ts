@@ -60,6 +60,7 @@ export const EnvSchema = Type.Object({
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   HASH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   HASH_QUEUE_LIMIT: Type.Integer({ minimum: 0, maximum: 100000, default: 64 }),
+  HASH_NICE: Type.Integer({ minimum: 0, maximum: 19, default: 10 }),
 
   RATE_LIMIT: Type.Enum(['on', 'off'], { default: 'on' }),
   RATE_LIMIT_LOGIN_FAILURES: Count(10, 'failed logins per username+IP per window'),
@@ -176,6 +177,7 @@ function toConfig(env: Env) {
       },
       hashConcurrency: env.HASH_CONCURRENCY ?? Math.max(1, availableParallelism()),
       hashQueueLimit: env.HASH_QUEUE_LIMIT,
+      hashNice: env.HASH_NICE,
     },
     rateLimit: {
       enabled: env.RATE_LIMIT === 'on',

@@ -182,8 +182,15 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     argon2: config.passwords.argon2,
     concurrency: config.passwords.hashConcurrency,
     queueLimit: config.passwords.hashQueueLimit,
+    nice: config.passwords.hashNice,
     onDuration: (seconds, operation) => {
       if (serving) metrics.hashDuration.observe({ operation }, seconds);
+    },
+    onPriorityError: (reason) => {
+      logger.warn(
+        { reason },
+        'password hashing runs at the priority of requests: HASH_NICE could not be applied',
+      );
     },
   });
   const audit = new AuditLog({
@@ -262,7 +269,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   };
 }
 
-/** Closes the stores; safe to call once the HTTP server has stopped. */
+/** Closes the stores and ends the password-hashing threads; safe to call once the HTTP server has stopped. */
 export async function closeDeps(deps: Deps): Promise<void> {
-  await Promise.allSettled([deps.rateLimitStore.close(), deps.tokenStore.close(), deps.database.close()]);
+  await Promise.allSettled([
+    deps.rateLimitStore.close(),
+    deps.tokenStore.close(),
+    deps.database.close(),
+    deps.hasher.close(),
+  ]);
 }

@@ -1,11 +1,6 @@
-import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
-import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
+import { randomBytes } from 'node:crypto';
 import { DomainError } from '../errors.js';
-
-const pbkdf2Async = promisify(pbkdf2);
-// Algorithm is an ambient const enum, which isolated modules cannot read: 2 is its Argon2id member.
-const ARGON2ID = 2 as unknown as Algorithm;
+import { HashPool } from './hash-pool.js';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -15,12 +10,16 @@ export interface Argon2Params {
 
 export interface PasswordHasherOptions {
   argon2: Argon2Params;
-  /** Hashes running at once (each on a libuv worker thread). */
+  /** Hashes running at once, each on a worker thread of its own. */
   concurrency: number;
+  /** Nice levels below request handling for the hashing threads (Linux; default 10, 0: the same priority). */
+  nice?: number;
   /** Hashes allowed to wait; beyond that callers get `server_busy` at once. */
   queueLimit: number;
   /** Observes each hash/verify duration in seconds (metrics). */
   onDuration?: (seconds: number, operation: 'hash' | 'verify') => void;
+  /** Called once if the hashing threads could not lower their priority. */
+  onPriorityError?: (reason: string) => void;
 }
 
 export interface VerifyResult {
@@ -45,39 +44,49 @@ function parseArgon2Params(phc: string): Argon2Params | undefined {
 }
 
 /**
- * argon2id hashing off the event loop with bounded concurrency and a bounded queue, plus verification of
- * legacy PBKDF2 hashes. Unknown users are verified against a dummy hash so that they cost the same time.
+ * argon2id hashing off the event loop, on worker threads at a lower OS priority than request handling, with
+ * bounded concurrency and a bounded queue, plus verification of legacy PBKDF2 hashes. Unknown users are verified
+ * against a dummy hash so that they cost the same time. `close()` ends the threads.
  */
 export class PasswordHasher {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private dummyHash: Promise<string> | undefined;
+  private readonly pool: HashPool;
 
-  constructor(private readonly options: PasswordHasherOptions) {}
+  constructor(private readonly options: PasswordHasherOptions) {
+    this.pool = new HashPool({
+      size: options.concurrency,
+      argon2: options.argon2,
+      nice: options.nice ?? 10,
+      onPriorityError: options.onPriorityError,
+    });
+  }
 
   /** A fresh argon2id PHC string for the password. */
   async hash(password: string): Promise<string> {
-    return this.limited('hash', () => argon2Hash(password, { algorithm: ARGON2ID, ...this.options.argon2 }));
+    return this.limited('hash', () => this.pool.hash(password));
   }
 
   /** Verifies in constant time; `needsRehash` tells the caller to store a fresh hash after a success. */
   async verify(storedHash: string, password: string): Promise<VerifyResult> {
     if (storedHash.startsWith(LEGACY_PREFIX)) {
-      const ok = await this.limited('verify', () => verifyLegacy(storedHash, password));
+      const ok = await this.limited('verify', () => this.verifyLegacy(storedHash, password));
       return { ok, needsRehash: true };
     }
-    const ok = await this.limited('verify', () => argon2Verify(storedHash, password).catch(() => false));
+    const ok = await this.limited('verify', () => this.pool.verify(storedHash, password));
     return { ok, needsRehash: ok && this.isWeak(storedHash) };
   }
 
   /** Spends the same work as a real verification and always fails (account-enumeration resistance). */
   async verifyDummy(password: string): Promise<false> {
-    this.dummyHash ??= argon2Hash(randomBytes(32).toString('base64'), {
-      algorithm: ARGON2ID,
-      ...this.options.argon2,
+    this.dummyHash ??= this.pool.hash(randomBytes(32).toString('base64')).catch((error: unknown) => {
+      // A thread that died while making it must not fail every later unknown-user login.
+      this.dummyHash = undefined;
+      throw error;
     });
     const dummy = await this.dummyHash;
-    await this.limited('verify', () => argon2Verify(dummy, password).catch(() => false));
+    await this.limited('verify', () => this.pool.verify(dummy, password));
     return false;
   }
 
@@ -101,6 +110,16 @@ export class PasswordHasher {
     return this.waiting.length;
   }
 
+  /** Ends the hashing threads; hashes still running or waiting fail. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** Test hook: ends the hashing threads as a crash would. */
+  async crashThreadsForTest(): Promise<void> {
+    await this.pool.crashThreadsForTest();
+  }
+
   private async limited<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
     if (this.running >= this.options.concurrency) {
       if (this.waiting.length >= this.options.queueLimit)
@@ -120,13 +139,11 @@ export class PasswordHasher {
       else this.running -= 1;
     }
   }
-}
 
-async function verifyLegacy(storedHash: string, password: string): Promise<boolean> {
-  const [iterations, salt, key] = storedHash.slice(LEGACY_PREFIX.length).split('$');
-  const rounds = Number(iterations);
-  if (!salt || !key || !Number.isSafeInteger(rounds) || rounds < 1) return false;
-  const expected = Buffer.from(key, 'base64');
-  const derived = await pbkdf2Async(password, Buffer.from(salt, 'base64'), rounds, expected.length, 'sha256');
-  return derived.length === expected.length && timingSafeEqual(derived, expected);
+  private async verifyLegacy(storedHash: string, password: string): Promise<boolean> {
+    const [iterations, salt, key] = storedHash.slice(LEGACY_PREFIX.length).split('$');
+    const rounds = Number(iterations);
+    if (!salt || !key || !Number.isSafeInteger(rounds) || rounds < 1) return false;
+    return this.pool.verifyPbkdf2(password, salt, rounds, key);
+  }
 }

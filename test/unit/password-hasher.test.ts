@@ -1,5 +1,5 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.js';
 import { DomainError } from '../../src/errors.js';
@@ -13,8 +13,15 @@ const DEFAULTS = loadConfig({}).passwords.argon2;
 const CHEAP: Argon2Params = { memoryCost: 8192, timeCost: 1, parallelism: 1 };
 const PASSWORD = 'correct horse battery staple';
 
+const opened: PasswordHasher[] = [];
+after(async () => {
+  await Promise.all(opened.map((h) => h.close()));
+});
+
 function hasher(argon2: Argon2Params = CHEAP, concurrency = 2, queueLimit = 16): PasswordHasher {
-  return new PasswordHasher({ argon2, concurrency, queueLimit });
+  const created = new PasswordHasher({ argon2, concurrency, queueLimit });
+  opened.push(created);
+  return created;
 }
 
 /** A password BLOB exactly as the Flask demo stores it: 32-byte random salt + PBKDF2-HMAC-SHA256 (100,000, 32 bytes). */
@@ -155,7 +162,29 @@ describe('PasswordHasher', () => {
         seen.push(operation);
       },
     });
+    opened.push(h);
     await h.verify(await h.hash(PASSWORD), PASSWORD);
     assert.deepEqual(seen, ['hash', 'verify']);
+  });
+
+  it('fails a hash whose thread dies with an Error, then keeps serving', async () => {
+    const h = hasher(CHEAP, 1, 4);
+    const stored = await h.hash(PASSWORD);
+    const running = h.verify(stored, PASSWORD);
+    await h.crashThreadsForTest();
+    await assert.rejects(
+      running,
+      (error: unknown) => error instanceof Error && !(error instanceof DomainError),
+    );
+    assert.equal(h.queueDepth, 0);
+    assert.deepEqual(await h.verify(stored, PASSWORD), { ok: true, needsRehash: false });
+  });
+
+  it('makes a new dummy hash when the thread making the first one died', async () => {
+    const h = hasher(CHEAP, 1, 4);
+    const first = h.verifyDummy(PASSWORD);
+    await h.crashThreadsForTest();
+    await assert.rejects(first);
+    assert.equal(await h.verifyDummy(PASSWORD), false);
   });
 });

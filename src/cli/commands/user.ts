@@ -45,13 +45,19 @@ const create: Command = {
     const password = await readPassword(ctx, values['password-stdin'] === true);
     const users = await ctx.users();
     const { passwords } = ctx.config;
+    const hasher = new PasswordHasher({
+      argon2: passwords.argon2,
+      concurrency: 1,
+      queueLimit: 0,
+      nice: passwords.hashNice,
+    });
     const service = new UserService({
       users,
-      hasher: new PasswordHasher({ argon2: passwords.argon2, concurrency: 1, queueLimit: 0 }),
+      hasher,
       policy: new PasswordPolicy({ minLength: passwords.minLength, maxLength: passwords.maxLength }),
     });
     const store = await ctx.sharedTokenStore();
-    const user = await service.register(username, password);
+    const user = await service.register(username, password).finally(() => hasher.close());
     // As POST /user does: a token store that outlived a database reset could hold sessions for this id.
     await store?.revokeUserSessions(user.id, ctx.io.now());
     await ctx.audit({ event: 'signup', userId: user.id, username: user.username });
