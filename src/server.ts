@@ -44,8 +44,9 @@ async function runServer(config: Config): Promise<void> {
   let closing = false;
   // Fastify closes the connections that are idle when close() starts; a keep-alive connection still busy with
   // a request would stay open after its response (for keepAliveTimeout, 72 s) and hold the shutdown up.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
   const shutdown = (signal: string) => {
     if (closing) return;
