@@ -100,12 +100,19 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
       met: r2 >= 0.6,
     });
   }
+  const ownConcurrency = results.hasher.results.find((r) => r.concurrency === results.meta.hashConcurrency);
   for (const row of results.rows.filter((r) => r.scenario.startsWith('POST /authenticate_user'))) {
     if (!row.hasher) continue;
     const share = row.keyward.rps / row.hasher.perSecond;
     checks.push({
       target: `Login (${row.config}, ${row.connections} connections) ≥ 90% of the hasher alone at ${row.hasher.concurrency} in flight`,
-      measured: `${f1(row.keyward.rps)}/s = ${pct(share)} of ${f1(row.hasher.perSecond)}/s`,
+      measured:
+        `${f1(row.keyward.rps)}/s = ${pct(share)} of ${f1(row.hasher.perSecond)}/s` +
+        // Keyward hashes HASH_CONCURRENCY at a time whatever the connections; the hasher alone at 8 in flight
+        // runs as many as libuv's pool (4): the figure at Keyward's own hashing concurrency is given beside it.
+        (ownConcurrency && ownConcurrency.concurrency !== row.hasher.concurrency
+          ? ` (${pct(row.keyward.rps / ownConcurrency.perSecond)} of ${f1(ownConcurrency.perSecond)}/s at ${ownConcurrency.concurrency} in flight, Keyward's HASH_CONCURRENCY)`
+          : ''),
       met: share >= 0.9,
     });
   }
