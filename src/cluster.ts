@@ -1,8 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { describeDatabaseUrl, openDatabase } from './db/database.js';
-import { migrateToLatest } from './db/migrator.js';
+import { openDatabase } from './db/database.js';
+import { migrateReachable } from './db/migrator.js';
 import { loadKeySet } from './services/signing-keys.js';
 
 const RESTART_BASE_MS = 500;
@@ -36,13 +36,7 @@ interface Slot {
 async function prepareSharedState(config: Config): Promise<void> {
   const database = openDatabase(config.databaseUrl);
   try {
-    // As in createDeps: a database that is down says so, rather than looking like a failed migration.
-    await database.ping().catch((error: unknown) => {
-      throw new Error(`cannot reach the database at ${describeDatabaseUrl(config.databaseUrl)}`, {
-        cause: error,
-      });
-    });
-    await migrateToLatest(database);
+    await migrateReachable(database, config.databaseUrl);
   } finally {
     await database.close();
   }

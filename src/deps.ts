@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
-import { describeDatabaseUrl, openDatabase, type Database } from './db/database.js';
-import { migrateToLatest } from './db/migrator.js';
+import { openDatabase, type Database } from './db/database.js';
+import { migrateReachable } from './db/migrator.js';
 import { AuthFacade } from './facades/auth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
@@ -143,13 +143,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   const now = overrides.now ?? Date.now;
   const database = openDatabase(config.databaseUrl);
   try {
-    // Checked first so that a database that is down says so, rather than looking like a failed migration.
-    await database.ping().catch((error: unknown) => {
-      throw new Error(`cannot reach the database at ${describeDatabaseUrl(config.databaseUrl)}`, {
-        cause: error,
-      });
-    });
-    await migrateToLatest(database);
+    await migrateReachable(database, config.databaseUrl);
   } catch (error) {
     await database.close();
     throw error;

@@ -12,7 +12,8 @@ import { createRedisClient, describeRedisTarget } from '../stores/redis-client.j
 import type { TokenStore } from '../stores/token-store.js';
 import { CliError } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
-import { reasonOf, redactUrl, rootCause, secretValues } from './failure.js';
+import { redactUrl } from '../redact-url.js';
+import { reasonOf, rootCause, secretValues } from './failure.js';
 
 const DOT_ENV = '.env';
 

@@ -1,4 +1,5 @@
 import { DomainError, StoreUnavailableError } from '../errors.js';
+import { SECRET_PARAM } from '../redact-url.js';
 import { CliError, EXIT_FAILURE, type EXIT_USAGE } from './cli-error.js';
 
 /** The innermost `cause` of an error: the driver's own error behind our wrappers. */
@@ -22,24 +23,6 @@ export function reasonOf(error: unknown): string {
     return typeof code === 'string' ? code : error.name;
   }
   return String(error);
-}
-
-// Query parameters that carry credentials in pg and ioredis connection strings (`?password=…`, `?sslkey=…`).
-const SECRET_PARAM = /pass|secret|token|key|auth/i;
-
-/** A URL fit for an error message: its password and any credential-like query parameter are masked. */
-export function redactUrl(url: string): string {
-  const masked = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
-  const query = masked.indexOf('?');
-  if (query === -1) return masked;
-  const params = masked
-    .slice(query + 1)
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      return eq !== -1 && SECRET_PARAM.test(pair.slice(0, eq)) ? `${pair.slice(0, eq)}=***` : pair;
-    });
-  return `${masked.slice(0, query)}?${params.join('&')}`;
 }
 
 // Variables whose whole value is secret, and those that are URLs with credentials inside.

@@ -60,11 +60,6 @@ const POSTGRES_DEFAULTS: Required<DatabaseOptions> = {
 
 const ignore = (): void => undefined;
 
-/** The URL without its password, for logs and startup errors. */
-export function describeDatabaseUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/, '$1:***@');
-}
-
 function withPing(db: Kysely<DatabaseSchema>, dialect: Dialect): Database {
   return {
     db,

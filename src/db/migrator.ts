@@ -1,4 +1,5 @@
 import { Migrator, type MigrationResultSet } from 'kysely';
+import { redactUrl } from '../redact-url.js';
 import type { Database } from './database.js';
 import { migrations } from './migrations.js';
 
@@ -14,4 +15,15 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
     throw new Error(`migration ${failed} failed`, { cause: result.error });
   }
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Checks that the database answers, then migrates: a database that is down is named (credentials masked) rather
+ * than reported as a failed migration.
+ */
+export async function migrateReachable(database: Database, url: string): Promise<string[]> {
+  await database.ping().catch((error: unknown) => {
+    throw new Error(`cannot reach the database at ${redactUrl(url)}`, { cause: error });
+  });
+  return migrateToLatest(database);
 }
