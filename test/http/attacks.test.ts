@@ -394,6 +394,24 @@ for (const mode of [EDDSA, HS256]) {
       await refused([resign({}, { sid: '' }), resign({}, { jti: '' }), resign({}, { sid: 1 })]);
     });
 
+    it('rejects a second spelling of a valid signature (unused bits set, padding added)', async () => {
+      const [input, signature = ''] = [
+        live.slice(0, live.lastIndexOf('.')),
+        live.slice(live.lastIndexOf('.') + 1),
+      ];
+      // The last character of an unpadded base64url signature carries unused low bits (2 for HS256's 32 bytes,
+      // 4 for Ed25519's 64): setting them spells the same bytes differently.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const last = alphabet.indexOf(signature.at(-1) ?? 'A');
+      const respelled = `${input}.${signature.slice(0, -1)}${alphabet[last | 1] ?? ''}`;
+      assert.notEqual(respelled, live);
+      assert.deepEqual(
+        Buffer.from(respelled.slice(respelled.lastIndexOf('.') + 1), 'base64url'),
+        Buffer.from(signature, 'base64url'),
+      );
+      await refused([respelled, `${live}=`, `${live}==`]);
+    });
+
     it('rejects an aud list that does not name Keyward', async () => {
       await refused(resign({}, { aud: ['some-other-service', 'another'] }));
     });
@@ -672,6 +690,36 @@ for (const mode of REPLAY_MODES) {
     });
   });
 }
+
+describe('JWT_ISSUER and JWT_AUDIENCE', () => {
+  let t: TestApp;
+
+  before(async () => {
+    t = await makeApp({ JWT_ISSUER: 'https://auth.example', JWT_AUDIENCE: 'orders-api' });
+  });
+
+  after(async () => {
+    await t.close();
+  });
+
+  it('tokens carry the configured iss and aud; the same claims with the default ones are refused', async () => {
+    const { token } = await signUpAndLogin(t.app);
+    const { header, payload } = decodeToken(token);
+    assert.equal(payload.iss, 'https://auth.example');
+    assert.equal(payload.aud, 'orders-api');
+    const signing: Signing = { alg: 'EdDSA', key: serverKey(t.dataDir).key };
+    for (const claims of [{ iss: 'keyward' }, { aud: 'keyward' }, { iss: 'keyward', aud: 'keyward' }]) {
+      await assertRejected(t.app, forge(header, patched(payload, claims), signing));
+    }
+    // The control: the same forge with the configured claims is accepted (and consumes the live token).
+    const next = await validate(
+      t.app,
+      forge({ kid: header.kid, typ: header.typ, alg: header.alg }, payload, signing),
+    );
+    await assertRejected(t.app, token);
+    assert.equal(decodeToken(next).payload.aud, 'orders-api');
+  });
+});
 
 describe('two instances sharing a Redis store', async () => {
   const skip = await redisUnavailable();

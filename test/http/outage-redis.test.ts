@@ -139,15 +139,23 @@ describe('Redis outage over HTTP', () => {
     async () => {
       const redis = await privateRedis();
       const t = await appOn(redis.url);
-      const sessions = await Promise.all(Array.from({ length: 5 }, () => signUpAndLogin(t.app)));
-      const inFlight = sessions.map((s) =>
-        timed(t.app, 'GET /user', { method: 'GET', url: '/user', headers: bearer(s.token) }),
-      );
-      await redis.stop();
-      for (const reply of await Promise.all(inFlight)) {
+      // Three groups of sessions (a token is single-use, so no two requests share one): sent before the stop,
+      // while it is under way, and after it; the last group is the outage every run is sure to meet.
+      const sessions = await Promise.all(Array.from({ length: 15 }, () => signUpAndLogin(t.app)));
+      const send = (group: number) =>
+        sessions
+          .slice(group * 5, group * 5 + 5)
+          .map((s) => timed(t.app, 'GET /user', { method: 'GET', url: '/user', headers: bearer(s.token) }));
+      const before = send(0);
+      const stopping = redis.stop();
+      const during = send(1);
+      await stopping;
+      const after = send(2);
+      for (const reply of await Promise.all([...before, ...during])) {
         // Each request either finished before the stop or failed closed with the 503.
         if (reply.res.statusCode !== 200) assertUnavailable(reply);
       }
+      for (const reply of await Promise.all(after)) assertUnavailable(reply);
       await redis.restart();
       await waitUntilReady(t.app);
       const s = await signUpAndLogin(t.app);
