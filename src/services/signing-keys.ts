@@ -25,7 +25,7 @@ export type SigningAlgorithm = 'EdDSA' | 'HS256';
 export interface SigningKey {
   kid: string;
   alg: SigningAlgorithm;
-  /** PEM (EdDSA) or raw secret bytes (HS256) handed to the JWT library; parsed once at start. */
+  /** PEM (EdDSA) or raw secret bytes (HS256); TokenService turns them into KeyObjects once, at start. */
   signingMaterial: string | Buffer;
   verifyingMaterial: string | Buffer;
   /** Public JWK for /.well-known/jwks.json; absent for HMAC secrets. */
