@@ -203,6 +203,50 @@ describe('REFRESH_REUSE_WINDOW=0', () => {
   });
 });
 
+describe('REFRESH_REUSE_WINDOW default (10 s)', () => {
+  let t: TestApp;
+  let now = Date.now();
+  before(async () => {
+    t = await makeApp({}, { now: () => now });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  /** Logs in and rotates the refresh token once at the current clock; returns the login and the rotation. */
+  const loginAndRotate = async () => {
+    const s = await signUpAndLogin(t.app);
+    const rotated = await refresh(t.app, s.refreshToken);
+    assertOk(rotated);
+    return { s, first: rotated.json<TokenBody>() };
+  };
+
+  it('the refresh token just rotated, presented 9 s later, returns the same successor and a fresh access token', async () => {
+    const { s, first } = await loginAndRotate();
+    now += 9_000;
+    const again = await refresh(t.app, s.refreshToken);
+    assertOk(again);
+    const body = again.json<TokenBody>();
+    assert.equal(body.refresh_token, first.refresh_token);
+    assert.notEqual(body.token, first.token);
+    assert.equal(body.access_token, body.token);
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.expires_in, 2100);
+    assert.equal(sidOf(body.token), sidOf(s.token));
+    await expectLive(t.app, body.token);
+    assertOk(await refresh(t.app, body.refresh_token));
+  });
+
+  it('the refresh token just rotated, presented 11 s later, revokes the session', async () => {
+    const { s, first } = await loginAndRotate();
+    now += 11_000;
+    assertError(await refresh(t.app, s.refreshToken), 401, 'invalid_refresh_token');
+    await expectDead(t.app, first.token);
+    await expectDead(t.app, s.token);
+    assertError(await refresh(t.app, first.refresh_token), 401, 'invalid_refresh_token');
+  });
+});
+
 describe('lifetimes', () => {
   it('every token has the ACCESS_TOKEN_TTL lifetime whatever route issued it', async () => {
     const t = await makeApp({ ACCESS_TOKEN_TTL: '600' });
@@ -238,18 +282,47 @@ describe('lifetimes', () => {
     }
   });
 
+  it('a session kept busy is gone with its refresh token at SESSION_MAX_TTL', async () => {
+    const start = Date.now();
+    let now = start;
+    // ACCESS_TOKEN_TTL may not exceed SESSION_MAX_TTL.
+    const env = { SESSION_IDLE_TTL: '60', SESSION_MAX_TTL: '120', ACCESS_TOKEN_TTL: '120' };
+    const t = await makeApp(env, { now: () => now });
+    try {
+      const s = await signUpAndLogin(t.app);
+      let token = s.token;
+      let refreshToken = s.refreshToken;
+      // Each use comes before the idle end set by the one before it.
+      for (const at of [50_000, 100_000, 119_000]) {
+        now = start + at;
+        token = await expectLive(t.app, token);
+        const refreshed = await refresh(t.app, refreshToken);
+        assertOk(refreshed);
+        refreshToken = refreshed.json<TokenBody>().refresh_token;
+      }
+      // Last used 2 s ago, with a token and a refresh token 2 s old: only the absolute end has passed.
+      now = start + 121_000;
+      await expectDead(t.app, token);
+      assertError(await refresh(t.app, refreshToken), 401, 'invalid_refresh_token');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('a session idle for longer than SESSION_IDLE_TTL is gone with its refresh token', async () => {
     let offset = 0;
     const t = await makeApp({ SESSION_IDLE_TTL: '60' }, { now: () => Date.now() + offset });
     try {
       const s = await signUpAndLogin(t.app);
       const fresh = await signUpAndLogin(t.app);
+      offset = 30_000;
       const next = await expectLive(t.app, fresh.token);
       offset = 61_000;
       await expectDead(t.app, s.token);
       assertError(await refresh(t.app, s.refreshToken), 401, 'invalid_refresh_token');
-      offset = 30_000;
+      // The session used 31 s ago is alive, tokens and refresh token both.
       await expectLive(t.app, next);
+      assertOk(await refresh(t.app, fresh.refreshToken));
     } finally {
       await t.close();
     }

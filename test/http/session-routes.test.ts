@@ -27,8 +27,8 @@ interface SessionsBody {
   token: string;
 }
 
-const listSessions = (token: string) =>
-  t.app.inject({ method: 'GET', url: '/sessions', headers: bearer(token) });
+const listSessions = (token: string, app = t.app) =>
+  app.inject({ method: 'GET', url: '/sessions', headers: bearer(token) });
 const revokeSession = (token: string, id: string) =>
   t.app.inject({ method: 'DELETE', url: `/sessions/${encodeURIComponent(id)}`, headers: bearer(token) });
 const logoutAll = (token: string) =>
@@ -107,6 +107,42 @@ describe('GET /sessions', () => {
     const s = await signUpAndLogin(t.app);
     await expectLive(t.app, s.token);
     assertError(await listSessions(s.token), 401, 'invalid_token', 'Invalid or expired token');
+  });
+});
+
+describe('the idle lifetime', () => {
+  it('slides: a session used before its idle end outlives it, and last_used_at is the time of that use', async () => {
+    const start = Date.now();
+    let now = start;
+    const idle = await makeApp({ SESSION_IDLE_TTL: '60' }, { now: () => now });
+    try {
+      const s = await signUpAndLogin(idle.app);
+      // A second session of the same user lists the sessions, so that listing is not a use of the first.
+      let watcher = (await login(idle.app, s.username, PASSWORD)).json<TokenBody>().token;
+      const lastUsedAt = async (): Promise<number> => {
+        const res = await listSessions(watcher, idle.app);
+        assertOk(res);
+        const body = res.json<SessionsBody>();
+        watcher = body.token;
+        const session = body.sessions.find((x) => x.id === sidOf(s.token));
+        assert.ok(session);
+        assert.equal(Date.parse(session.created_at), start);
+        return Date.parse(session.last_used_at);
+      };
+      now = start + 40_000;
+      let token = await expectLive(idle.app, s.token);
+      now = start + 50_000;
+      assert.equal(await lastUsedAt(), start + 40_000);
+      // Past the idle end the login set (60 s), before the one the use at 40 s set (100 s).
+      now = start + 70_000;
+      token = await expectLive(idle.app, token);
+      now = start + 80_000;
+      assert.equal(await lastUsedAt(), start + 70_000);
+      now = start + 131_000;
+      await expectDead(idle.app, token);
+    } finally {
+      await idle.close();
+    }
   });
 });
 
