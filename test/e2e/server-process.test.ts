@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -17,6 +18,29 @@ after(async () => {
 });
 
 const INVALID = { error: 'Invalid or expired token', code: 'invalid_token' };
+const MEMORY_STORE_LINE =
+  'token store: in-process memory (single instance only; sessions are lost on restart)';
+
+/** Resolves with why 127.0.0.1:`port` cannot be listened on, or undefined when it is free. */
+function portTaken(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      resolve(`127.0.0.1:${port} is already taken (${error.code ?? error.message})`);
+    });
+    probe.listen(port, '127.0.0.1', () => {
+      probe.close(() => {
+        resolve(undefined);
+      });
+    });
+  });
+}
+
+/** The decoded JOSE header of a JWT. */
+function jwtHeader(token: string): Record<string, unknown> {
+  const part = token.split('.')[0] ?? '';
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
 
 describe('the server process over TCP', { timeout: 6 * START_TIMEOUT_MS }, () => {
   it('serves sign-up, login, GET /user, /validate_token, refresh and logout as a chain', async () => {
@@ -124,6 +148,68 @@ describe('the server process over TCP', { timeout: 6 * START_TIMEOUT_MS }, () =>
     assert.match(server.stderr, /^ {2}- JWT_KEY: must be at least 32 bytes/m);
     assert.match(server.stderr, /^ {2}- SESSION_IDLE_TTL: must not exceed SESSION_MAX_TTL$/m);
     assert.equal(server.stderr.includes('default_jwt_secret_key'), false, 'the secret was printed');
+    assert.deepEqual(server.listening(), []);
+  });
+
+  it('without HOST and PORT listens on 127.0.0.1:5000', async (t) => {
+    const taken = await portTaken(5000);
+    if (taken !== undefined) {
+      t.skip(`${taken}: the default port cannot be tested here`);
+      return;
+    }
+    const server = await ServerProcess.start({ HOST: undefined, PORT: undefined });
+    assert.deepEqual(server.listening(), [{ pid: server.pid, url: 'http://127.0.0.1:5000' }]);
+    assert.ok(server.lines.some((line) => line.msg === 'Server listening at http://127.0.0.1:5000'));
+    const health = await send(agent, 'http://127.0.0.1:5000', 'GET', '/healthz');
+    assert.equal(health.status, 200);
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
+  });
+
+  it('logs at startup that the token store is the in-process memory one', async () => {
+    const server = await ServerProcess.start();
+    const stores = server.lines.filter((line) => line.msg.startsWith('token store:'));
+    assert.deepEqual(
+      stores.map((line) => line.msg),
+      [MEMORY_STORE_LINE],
+    );
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
+  });
+
+  it('with no key configured, writes DATA_DIR/keys/<kid>.pem (mode 0600) on first start and signs with it', async () => {
+    const server = await ServerProcess.start();
+    const keysDir = path.join(server.dataDir, 'keys');
+    const pems = readdirSync(keysDir).filter((name) => name.endsWith('.pem'));
+    assert.equal(pems.length, 1, `keys: ${pems.join(', ')}`);
+    const file = path.join(keysDir, pems[0] ?? '');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.match(readFileSync(file, 'utf8'), /^-----BEGIN PRIVATE KEY-----\n/);
+    const kid = path.basename(file, '.pem');
+
+    const username = uniqueName('kid');
+    const created = await send(agent, server.url, 'POST', '/user', {
+      json: { username, password: PASSWORD },
+    });
+    assert.equal(created.status, 201);
+    const login = await send(agent, server.url, 'POST', '/authenticate_user', {
+      json: { username, password: PASSWORD },
+    });
+    assert.equal(login.status, 200);
+    const header = jwtHeader(field(login, 'token'));
+    assert.equal(header.kid, kid);
+    assert.equal(header.alg, 'EdDSA');
+    assert.deepEqual(await server.stop(), { code: 0, signal: null });
+  });
+
+  it('exits 1 on a well-known JWT_KEY of 32+ bytes, naming the problem and not the secret', async () => {
+    const secret = 'changeme-changeme-changeme-changeme';
+    assert.ok(Buffer.byteLength(secret) >= 32, 'long enough that the length rule does not apply');
+    const server = ServerProcess.spawn({ JWT_KEY: secret });
+    assert.deepEqual(await server.exited, { code: 1, signal: null });
+    assert.match(server.stderr, /^Invalid configuration:$/m);
+    assert.match(server.stderr, /^ {2}- JWT_KEY: is a well-known default or trivially weak secret/m);
+    assert.doesNotMatch(server.stderr, /at least 32 bytes/);
+    const output = server.stderr + server.lines.map((line) => JSON.stringify(line)).join('\n');
+    assert.equal(output.includes('changeme-changeme'), false, 'the secret was printed');
     assert.deepEqual(server.listening(), []);
   });
 

@@ -13,6 +13,8 @@ export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '8192', ARGON2_ITERATIONS: '1'
 export interface MakeAppOptions {
   /** Where the app's logger (the real one, REDACT_PATHS included, at the env's LOG_LEVEL) writes its lines. */
   logDestination?: DestinationStream;
+  /** False to hash with the config's own argon2 defaults instead of FAST_HASH_ENV (default true). */
+  fastHash?: boolean;
 }
 
 export interface TestApp {
@@ -34,7 +36,7 @@ export async function makeApp(
     DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
     RATE_LIMIT: 'off',
-    ...FAST_HASH_ENV,
+    ...(options.fastHash === false ? {} : FAST_HASH_ENV),
     ...env,
   });
   const logger =

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, createPublicKey, randomBytes, verify, type JsonWebKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { makeApp, signUpAndLogin, type TestApp } from '../helpers/app.js';
-import { assertOk, expectLive, jwtPart } from './http-helpers.js';
+import { assertOk, expectLive, jwtPart, type Reply } from './http-helpers.js';
 
 interface Jwks {
   keys: Record<string, string>[];
@@ -25,6 +25,33 @@ function resourceUrls(html: string): string[] {
     if (match[1] !== undefined) urls.push(match[1]);
   }
   return urls;
+}
+
+const APP_ORIGIN = 'https://app.example';
+const EVIL_ORIGIN = 'https://evil.example';
+
+/** The Access-Control-* headers of a response. */
+function corsHeaders(res: Reply): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(res.headers).filter(([name]) => name.startsWith('access-control-')),
+  );
+}
+
+/** A browser's preflight for a JSON POST to /authenticate_user from `origin`. */
+function preflight(t: TestApp, origin: string): Promise<Reply> {
+  return t.app.inject({
+    method: 'OPTIONS',
+    url: '/authenticate_user',
+    headers: {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type',
+    },
+  });
+}
+
+function healthzFrom(t: TestApp, origin: string): Promise<Reply> {
+  return t.app.inject({ method: 'GET', url: '/healthz', headers: { origin } });
 }
 
 describe('ops routes (EdDSA)', () => {
@@ -64,6 +91,17 @@ describe('ops routes (EdDSA)', () => {
     }
     const none = await t.app.inject({ method: 'GET', url: '/healthz' });
     assert.notEqual(none.headers['x-request-id'], undefined);
+  });
+
+  it('sends no CORS header at all without CORS_ORIGINS, whatever the Origin', async () => {
+    for (const origin of [APP_ORIGIN, EVIL_ORIGIN]) {
+      const get = await healthzFrom(t, origin);
+      assertOk(get);
+      assert.deepEqual(corsHeaders(get), {}, `GET /healthz from ${origin}`);
+      const options = await preflight(t, origin);
+      assert.ok(options.statusCode < 500, `preflight: ${options.statusCode}`);
+      assert.deepEqual(corsHeaders(options), {}, `preflight from ${origin}`);
+    }
   });
 
   it('/readyz answers 200 with the database and token store checks', async () => {
@@ -178,5 +216,34 @@ describe('HS256 mode (JWT_KEY set)', () => {
     const next = await expectLive(t.app, s.token);
     assert.equal(jwtPart(next, 0).alg, 'HS256');
     await expectLive(t.app, next);
+  });
+});
+
+describe('CORS_ORIGINS', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await makeApp({ CORS_ORIGINS: APP_ORIGIN });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('a listed origin gets Access-Control-Allow-Origin on the preflight and on the request', async () => {
+    const options = await preflight(t, APP_ORIGIN);
+    assert.equal(options.statusCode, 204, options.body);
+    assert.equal(options.headers['access-control-allow-origin'], APP_ORIGIN);
+    assert.match(String(options.headers['access-control-allow-methods']), /\bPOST\b/);
+    const get = await healthzFrom(t, APP_ORIGIN);
+    assertOk(get);
+    assert.equal(get.headers['access-control-allow-origin'], APP_ORIGIN);
+  });
+
+  it('another origin gets no Access-Control-Allow-Origin', async () => {
+    const options = await preflight(t, EVIL_ORIGIN);
+    assert.ok(options.statusCode < 500, `preflight: ${options.statusCode}`);
+    assert.equal(options.headers['access-control-allow-origin'], undefined);
+    const get = await healthzFrom(t, EVIL_ORIGIN);
+    assertOk(get);
+    assert.equal(get.headers['access-control-allow-origin'], undefined);
   });
 });

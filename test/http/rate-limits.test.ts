@@ -128,6 +128,33 @@ async function failTimes(app: FastifyInstance, username: string, times: number, 
   for (let i = 0; i < times; i += 1) assertInvalidCredentials(await loginFrom(app, username, WRONG, from));
 }
 
+describe('default limits (RATE_LIMIT=on, no limit variable set)', () => {
+  async function defaultLimitsApp(): Promise<TestApp> {
+    const clock = new Clock();
+    const t = await makeApp({ RATE_LIMIT: 'on' }, { now: clock.now });
+    apps.push(t);
+    return t;
+  }
+
+  it('10 failed logins per username+IP are answered 401; the 11th gets 429 for the 900 s window', async () => {
+    const t = await defaultLimitsApp();
+    const user = await createUser(t.app);
+    const ip = '203.0.113.110';
+    await failTimes(t.app, user, 10, { ip });
+    assertRateLimited(await loginFrom(t.app, user, WRONG, { ip }), 900);
+  });
+
+  it('20 signups per IP succeed; the 21st gets 429 for the 900 s window', async () => {
+    const t = await defaultLimitsApp();
+    const ip = '203.0.113.120';
+    for (let i = 0; i < 20; i += 1) {
+      const res = await signupFrom(t.app, uniqueName('d'), PASSWORD, { ip });
+      assert.equal(res.statusCode, 201, `signup ${i + 1}: ${res.body}`);
+    }
+    assertRateLimited(await signupFrom(t.app, uniqueName('d'), PASSWORD, { ip }), 900);
+  });
+});
+
 describe('failed logins per (username, IP): RATE_LIMIT_LOGIN_FAILURES', () => {
   it('the failed login over the limit gets 429 rate_limited with Retry-After', async () => {
     const { t } = await clockedApp({ RATE_LIMIT_LOGIN_FAILURES: '3' });

@@ -154,3 +154,25 @@ describe('legacy PBKDF2 hashes (the Flask demo’s format)', () => {
     assertOk(await login(t.app, s.username, next));
   });
 });
+
+describe('default argon2id parameters', () => {
+  it('with no ARGON2_* variables set, a signup stores a PHC string with m=19456, t=2, p=1', async () => {
+    const defaults = await makeApp({}, {}, { fastHash: false });
+    try {
+      const created = await defaults.app.inject({
+        method: 'POST',
+        url: '/user',
+        payload: { username: uniqueName('argon'), password: PASSWORD },
+      });
+      assertOk(created, 201);
+      const user = await defaults.deps.users.findWithHashById(
+        created.json<{ user: { id: number } }>().user.id,
+      );
+      assert.ok(user, 'the new user is not in the repository');
+      assert.ok(user.passwordHash.startsWith(CURRENT_PREFIX), user.passwordHash);
+      assert.equal(await argon2Verify(user.passwordHash, PASSWORD), true);
+    } finally {
+      await defaults.close();
+    }
+  });
+});
