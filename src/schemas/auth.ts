@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { errorResponses, Message, NextToken } from './common.js';
+import { BEARER_OR_BODY, errorResponses, Message, NextToken } from './common.js';
 
 export const Credentials = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 256 }),
@@ -38,6 +38,7 @@ export const AuthenticateSchema = {
 export const ValidateTokenSchema = {
   summary: 'Validate an access token and renew it (the presented token is consumed)',
   tags: ['auth'],
+  security: BEARER_OR_BODY,
   body: TokenBody,
   response: {
     200: Type.Object({
@@ -53,6 +54,7 @@ export const ValidateTokenSchema = {
 export const LogoutSchema = {
   summary: 'Revoke the session of the presented token',
   tags: ['auth'],
+  security: BEARER_OR_BODY,
   body: TokenBody,
   response: { 200: Type.Object({ message: Message }), ...errorResponses(400, 401, 413, 415, 503) },
 };
@@ -70,7 +72,7 @@ export const LogoutAllSchema = {
   security: [{ bearer: [] }],
   response: {
     200: Type.Object({ message: Message, revoked: Type.Integer() }),
-    ...errorResponses(401, 503),
+    ...errorResponses(400, 401, 413, 415, 503),
   },
 };
 
@@ -106,6 +108,6 @@ export const RevokeSessionSchema = {
   params: SessionParams,
   response: {
     200: Type.Object({ message: Message, token: NextToken }),
-    ...errorResponses(400, 401, 404, 503),
+    ...errorResponses(400, 401, 404, 413, 415, 503),
   },
 };

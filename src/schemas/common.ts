@@ -26,3 +26,6 @@ export const NextToken = Type.String({ description: 'The access token to use on 
 export function errorResponses(...statuses: number[]): Record<number, typeof ErrorResponse> {
   return Object.fromEntries(statuses.map((status) => [status, ErrorResponse]));
 }
+
+/** Routes that read the token from the Authorization header or, failing that, from the body. */
+export const BEARER_OR_BODY: Record<string, string[]>[] = [{ bearer: [] }, {}];

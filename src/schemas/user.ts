@@ -47,7 +47,8 @@ export const UpdateUserSchema = {
   body: UpdateUserBody,
   response: {
     200: Type.Object({ message: Message, user: UserView, token: NextToken }),
-    ...errorResponses(400, 401, 403, 409, 413, 415, 503),
+    // 429: a wrong current_password counts as a failed login for (username, IP).
+    ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503),
   },
 };
 
@@ -55,5 +56,6 @@ export const DeleteUserSchema = {
   summary: 'Delete the current account and revoke all its sessions',
   tags: ['users'],
   security: [{ bearer: [] }],
-  response: { 200: Type.Object({ message: Message }), ...errorResponses(401, 503) },
+  // A DELETE may carry a body, which is parsed (and refused) like any other: 400, 413, 415.
+  response: { 200: Type.Object({ message: Message }), ...errorResponses(400, 401, 413, 415, 503) },
 };
