@@ -76,6 +76,8 @@ const WEAK_SECRETS = new Set([
   'changeme',
   'change_me',
   'your-256-bit-secret',
+  // jwt.io's sample HS256 secret, long enough to pass the 32-byte rule.
+  'a-string-secret-at-least-256-bits-long',
   'jwt_secret',
   'supersecret',
 ]);
@@ -102,7 +104,7 @@ function parseTrustProxy(value: string): boolean | string[] {
 
 function isWeakSecret(secret: string): boolean {
   const lower = secret.toLowerCase();
-  return WEAK_SECRETS.has(lower) || /^(.)\1*$/.test(secret) || /default|changeme|example/.test(lower);
+  return WEAK_SECRETS.has(lower) || /^(.)\1*$/.test(secret) || /default|changeme|example|your-256-bit-secret/.test(lower);
 }
 
 function parseHostPorts(list: string): HostPort[] {

@@ -225,6 +225,8 @@ describe('loadConfig refusals', () => {
       'a'.repeat(40),
       'changeme-changeme-changeme-changeme',
       'example-secret-example-secret-xyz',
+      'a-string-secret-at-least-256-bits-long',
+      'your-256-bit-secret-your-256-bit-secret',
     ]) {
       assert.equal(problemsOf({ JWT_KEY: secret }).length, 1, secret);
     }
