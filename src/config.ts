@@ -104,7 +104,11 @@ function parseTrustProxy(value: string): boolean | string[] {
 
 function isWeakSecret(secret: string): boolean {
   const lower = secret.toLowerCase();
-  return WEAK_SECRETS.has(lower) || /^(.)\1*$/.test(secret) || /default|changeme|example|your-256-bit-secret/.test(lower);
+  return (
+    WEAK_SECRETS.has(lower) ||
+    /^(.)\1*$/.test(secret) ||
+    /default|changeme|example|your-256-bit-secret/.test(lower)
+  );
 }
 
 function parseHostPorts(list: string): HostPort[] {

@@ -67,7 +67,7 @@ describe('the OpenAPI document against the routes', () => {
         assertError(res, status, code);
         assert.ok(
           documented.includes(String(status)),
-          `${method} ${path} answers ${status} but lists ${documented}`,
+          `${method} ${path} answers ${status} but lists ${documented.join(', ')}`,
         );
       }
     });
