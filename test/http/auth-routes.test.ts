@@ -88,19 +88,26 @@ describe('POST /authenticate_user', () => {
     assert.equal(unknown.headers['content-type'], wrong.headers['content-type']);
   });
 
-  for (const [label, payload] of [
-    ['a missing username', { password: PASSWORD }],
-    ['a missing password', { username: 'someone' }],
-    ['an empty object', {}],
-    ['a number as password', { username: 'someone', password: 12345678 }],
-    ['an array as username', { username: ['someone'], password: PASSWORD }],
-    ['a null password', { username: 'someone', password: null }],
+  for (const [label, payload, field, other] of [
+    ['a missing username', { password: PASSWORD }, 'username', 'password'],
+    ['a missing password', { username: 'someone' }, 'password', 'username'],
+    ['a number as password', { username: 'someone', password: 12345678 }, 'password', 'username'],
+    ['an array as username', { username: ['someone'], password: PASSWORD }, 'username', 'password'],
+    ['a null password', { username: 'someone', password: null }, 'password', 'username'],
   ] as const) {
-    it(`answers 400 for ${label}`, async () => {
+    it(`answers 400 for ${label}, naming that field`, async () => {
       const res = await t.app.inject({ method: 'POST', url: '/authenticate_user', payload });
-      assertError(res, 400, 'validation_failed');
+      const body = assertError(res, 400, 'validation_failed');
+      assert.match(body.error, new RegExp(`\\b${field}\\b`));
+      assert.doesNotMatch(body.error, new RegExp(`\\b${other}\\b`));
     });
   }
+
+  it('answers 400 for an empty object, naming a missing field', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/authenticate_user', payload: {} });
+    const body = assertError(res, 400, 'validation_failed');
+    assert.match(body.error, /\b(username|password)\b/);
+  });
 
   it('opens a new session on every login', async () => {
     const s = await signUpAndLogin(t.app);
@@ -158,9 +165,23 @@ describe('POST /validate_token', () => {
     );
   });
 
-  it('answers 400 for a token of the wrong type in the body', async () => {
-    assertError(await validate({ body: { token: 42 } }), 400, 'validation_failed');
-    assertError(await validate({ body: { token: ['a'] } }), 400, 'validation_failed');
+  it('answers 400 naming the field for a token of the wrong type in the body', async () => {
+    for (const token of [42, ['a']]) {
+      const body = assertError(await validate({ body: { token } }), 400, 'validation_failed');
+      assert.match(body.error, /\btoken\b/);
+    }
+  });
+
+  it('answers 400 for an ill-typed body token without consuming the header token', async () => {
+    const s = await signUpAndLogin(t.app);
+    const body = assertError(
+      await validate({ token: s.token, body: { token: 42 } }),
+      400,
+      'validation_failed',
+    );
+    assert.match(body.error, /\btoken\b/);
+    assert.equal(body.token, undefined);
+    await expectLive(t.app, s.token);
   });
 });
 

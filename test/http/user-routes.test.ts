@@ -60,6 +60,32 @@ describe('POST /user', () => {
     assert.match(body.error, /password/);
   });
 
+  it('accepts a password of exactly 1024 characters and rejects 1025 with 400 weak_password', async () => {
+    const username = uniqueName();
+    const longest = 'k7#pQ2zL'.repeat(128);
+    assert.equal(longest.length, 1024);
+    const body = assertError(await signUp(username, `${longest}x`), 400, 'weak_password');
+    assert.match(body.error, /password/);
+    assertOk(await signUp(username, longest), 201);
+    assertOk(await login(t.app, username, longest));
+  });
+
+  it('with PASSWORD_MIN_LENGTH=12 rejects an 11-character password with 400 weak_password and accepts 12', async () => {
+    const eleven = 'k7#pQ2zLm9v';
+    assertOk(await signUp(uniqueName(), eleven), 201);
+    const strict = await makeApp({ PASSWORD_MIN_LENGTH: '12' });
+    try {
+      const username = uniqueName();
+      const signUpStrict = (password: string) =>
+        strict.app.inject({ method: 'POST', url: '/user', payload: { username, password } });
+      const body = assertError(await signUpStrict(eleven), 400, 'weak_password');
+      assert.match(body.error, /password/);
+      assertOk(await signUpStrict(`${eleven}X`), 201);
+    } finally {
+      await strict.close();
+    }
+  });
+
   for (const common of ['password123', '12345678', 'PASSWORD123']) {
     it(`rejects the common password ${JSON.stringify(common)}`, async () => {
       assertError(await signUp(uniqueName(), common), 400, 'weak_password');
@@ -100,6 +126,28 @@ describe('POST /user', () => {
     assertOk(await login(t.app, 'foobar', PASSWORD));
     assertOk(await login(t.app, 'ｆｏｏｂａｒ', PASSWORD));
     assertError(await signUp('foobar', PASSWORD), 409, 'username_taken', 'Username already exists');
+  });
+
+  it('counts username length after NFKC: "ﬁﬁ" (2 characters, 4 after NFKC) is accepted and returned as "fifi"', async () => {
+    const res = await signUp('ﬁﬁ', PASSWORD);
+    assertOk(res, 201);
+    assert.equal(res.json<UserBody>().user.username, 'fifi');
+    const signedIn = await login(t.app, 'ﬁﬁ', PASSWORD);
+    assertOk(signedIn);
+    const me = await getUser(t.app, signedIn.json<TokenBody>().token);
+    assertOk(me);
+    assert.equal(me.json<UserBody>().user.username, 'fifi');
+    assertOk(await login(t.app, 'fifi', PASSWORD));
+  });
+
+  it('refuses a username of 65 characters after NFKC and accepts one of 64, however short before', async () => {
+    const over = `${'ﬁ'.repeat(32)}x`;
+    assert.equal(over.length, 33);
+    const body = assertError(await signUp(over, PASSWORD), 400, 'invalid_username');
+    assert.match(body.error, /username/);
+    const res = await signUp('ﬁ'.repeat(32), PASSWORD);
+    assertOk(res, 201);
+    assert.equal(res.json<UserBody>().user.username, 'fi'.repeat(32));
   });
 
   it('treats usernames differing only in case as the same (409 Username already exists)', async () => {
@@ -267,7 +315,9 @@ describe('PUT /user', () => {
     const s = await signUpAndLogin(t.app);
     assertError(await put(s.token, { username: 'a b c d' }), 400, 'invalid_username');
     assertError(await put(s.token, { password: 'short', current_password: PASSWORD }), 400, 'weak_password');
-    assertError(await put(s.token, { username: 42 }), 400, 'validation_failed');
+    const typed = assertError(await put(s.token, { username: 42 }), 400, 'validation_failed');
+    assert.match(typed.error, /\busername\b/);
+    assert.doesNotMatch(typed.error, /\bpassword\b/);
     await expectLive(t.app, s.token);
   });
 
@@ -275,8 +325,12 @@ describe('PUT /user', () => {
     const s = await signUpAndLogin(t.app);
     const res = await put(s.token, { password: `xx${s.username}xx`, current_password: PASSWORD });
     const body = assertError(res, 400, 'weak_password');
-    if (body.token !== undefined) await expectLive(t.app, body.token);
-    else await expectLive(t.app, s.token);
+    assert.match(body.error, /username/);
+    assert.equal(typeof body.token, 'string');
+    assert.notEqual(body.token, s.token);
+    await expectDead(t.app, s.token);
+    await expectLive(t.app, body.token ?? '');
+    assertOk(await login(t.app, s.username, PASSWORD));
   });
 
   it('answers 401 "Token is missing" without a token', async () => {
