@@ -103,6 +103,9 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
+    // No stored username can hold a NUL (the policy refuses control characters), and PostgreSQL would fail the
+    // query on one: a login, or a CLI look-up, with such a name is simply not found.
+    if (key.includes('\u0000')) return Promise.resolve(undefined);
     return this.guarded(() =>
       this.db
         .selectFrom('users')

@@ -71,9 +71,7 @@ export class UserService {
    * `invalid_credentials`, after the same work.
    */
   async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
-    const key = usernameKey(username);
-    // No account can have a NUL in its name (PostgreSQL cannot even store one, and would fail the query with a 5xx).
-    const user = key.includes('\u0000') ? undefined : await this.users.findByUsernameKey(key);
+    const user = await this.users.findByUsernameKey(usernameKey(username));
     if (!user) {
       await this.hasher.verifyDummy(password);
       return { ok: false, reason: 'unknown_user' };

@@ -82,6 +82,8 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
         assert.equal(await users.findById(2 ** 31 - 1), undefined);
         assert.equal(await users.findWithHashById(2 ** 31 - 1), undefined);
         assert.equal(await users.findByUsernameKey(usernameKey(name('nobody'))), undefined);
+        // PostgreSQL refuses a NUL in a text parameter: not found, rather than a store error.
+        assert.equal(await users.findByUsernameKey(`${name('nul')}\u0000`), undefined);
       });
 
       it('a username is returned exactly as stored, Unicode included', async () => {
