@@ -3,10 +3,11 @@
 // measured and how to read it.
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { builtIsCurrent } from '../scripts/build-state.js';
 import { LatencyHistogram } from './histogram.js';
 import { ClientProcess, ROOT, ServerProcess } from './processes.js';
 import { readProfile, renderSummary, summarise } from './profile-summary.js';
@@ -209,19 +210,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(file) : statSync(file).mtimeMs);
-  }
-  return newest;
-}
-
 /** `npm run build`, as users build Keyward; quick runs skip it when dist/ is newer than src/. */
 function build(): void {
   const server = path.join(ROOT, 'dist', 'server.js');
-  const upToDate = existsSync(server) && statSync(server).mtimeMs > newestMtime(path.join(ROOT, 'src'));
+  const upToDate = builtIsCurrent(ROOT);
   if (noBuild || (mode !== 'full' && upToDate)) {
     if (!existsSync(server)) throw new Error('dist/server.js is missing: run `npm run build` first');
     log(upToDate ? 'dist/ is up to date: not rebuilding' : 'not rebuilding (--no-build)');

@@ -1,33 +1,24 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Agent, fetch, type Headers } from 'undici';
 import { FAST_HASH_ENV } from './app.js';
+import { builtIsCurrent } from '../../scripts/build-state.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 const BUILT_ENTRY = path.join(ROOT, 'dist', 'server.js');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(file) : statSync(file).mtimeMs);
-  }
-  return newest;
-}
-
 /**
  * The server as users run it (`node dist/server.js`) when the build is up to date (`npm test` builds first),
  * otherwise the sources through tsx, so that a single test file run after an edit still tests the edit.
  */
-const SERVER_COMMAND: string[] =
-  existsSync(BUILT_ENTRY) && statSync(BUILT_ENTRY).mtimeMs >= newestMtime(path.join(ROOT, 'src'))
-    ? [BUILT_ENTRY]
-    : ['--import', TSX_LOADER, path.join(ROOT, 'src', 'server.ts')];
+const SERVER_COMMAND: string[] = builtIsCurrent(ROOT)
+  ? [BUILT_ENTRY]
+  : ['--import', TSX_LOADER, path.join(ROOT, 'src', 'server.ts')];
 
 /** Deadline for a server process to reach a log line (tsx compiles the sources on a cold start). */
 export const START_TIMEOUT_MS = 90_000;
