@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { HashJob, HashRequest, HashWorkerData, HashWorkerMessage } from './hash-worker.cjs';
+import { DomainError } from '../errors.js';
 import type { Argon2Params } from './password-hasher.js';
 
 export interface HashPoolOptions {
@@ -9,6 +10,10 @@ export interface HashPoolOptions {
   argon2: Argon2Params;
   /** Nice levels below the event loop for the threads (Linux only; 0: the same priority). */
   nice: number;
+  /** Jobs allowed to wait for a thread; beyond that `run` refuses with `server_busy` at once (default: no limit). */
+  queueLimit?: number;
+  /** Each job's time on its thread in seconds, queueing excluded (metrics). */
+  onDuration?: (seconds: number, operation: 'hash' | 'verify') => void;
   /** Called once if a thread could not lower its priority (it then hashes at the requests' priority). */
   onPriorityError?: (reason: string) => void;
 }
@@ -87,8 +92,17 @@ export class HashPool {
     await Promise.all([...this.threads].map((thread) => thread.worker.terminate()));
   }
 
+  /** Jobs waiting for a thread. */
+  get queueDepth(): number {
+    return this.waiting.length;
+  }
+
   private async run(job: HashJob): Promise<string | boolean> {
     if (this.closed) throw new Error('the password hasher is closed');
+    const threadFree = this.idle.length > 0 || this.threads.size < this.options.size;
+    if (!threadFree && this.waiting.length >= (this.options.queueLimit ?? Infinity)) {
+      throw new DomainError('server_busy', { retryAfter: 1 });
+    }
     return new Promise((resolve, reject) => {
       this.waiting.push({ request: { id: this.nextId++, job }, resolve, reject });
       this.dispatch();
@@ -137,6 +151,7 @@ export class HashPool {
     thread.task = undefined;
     thread.worker.unref();
     this.idle.push(thread);
+    this.options.onDuration?.(message.seconds, task.request.job.op === 'hash' ? 'hash' : 'verify');
     if ('error' in message) task.reject(new Error(`password hashing failed: ${message.error}`));
     else task.resolve(message.value);
     this.dispatch();

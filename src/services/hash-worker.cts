@@ -30,7 +30,9 @@ export interface HashRequest {
 
 /** A job's answer, or the one message the thread sends on its own: why its priority could not be lowered. */
 export type HashWorkerMessage =
-  { id: number; value: string | boolean } | { id: number; error: string } | { priorityError: string };
+  | { id: number; value: string | boolean; seconds: number }
+  | { id: number; error: string; seconds: number }
+  | { priorityError: string };
 
 // Algorithm is an ambient const enum, which isolated modules cannot read: 2 is its Argon2id member.
 const ARGON2ID = 2 as unknown as Algorithm;
@@ -77,12 +79,16 @@ function run(job: HashJob): string | boolean {
 }
 
 port.on('message', ({ id, job }: HashRequest) => {
+  // The job's own time on this thread, for the duration metric (the wait in the pool's queue excluded).
+  const started = performance.now();
   let reply: HashWorkerMessage;
   try {
-    reply = { id, value: run(job) };
+    const value = run(job);
+    reply = { id, value, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
     // argon2's and node:crypto's messages name a parameter, never the password.
-    reply = { id, error: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    reply = { id, error: message, seconds: (performance.now() - started) / 1000 };
   }
   port.postMessage(reply);
 });

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { DomainError } from '../errors.js';
 import { HashPool } from './hash-pool.js';
 
 export interface Argon2Params {
@@ -49,8 +48,6 @@ function parseArgon2Params(phc: string): Argon2Params | undefined {
  * against a dummy hash so that they cost the same time. `close()` ends the threads.
  */
 export class PasswordHasher {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
   private dummyHash: Promise<string> | undefined;
   private readonly pool: HashPool;
 
@@ -59,22 +56,24 @@ export class PasswordHasher {
       size: options.concurrency,
       argon2: options.argon2,
       nice: options.nice ?? 10,
+      queueLimit: options.queueLimit,
+      onDuration: options.onDuration,
       onPriorityError: options.onPriorityError,
     });
   }
 
   /** A fresh argon2id PHC string for the password. */
   async hash(password: string): Promise<string> {
-    return this.limited('hash', () => this.pool.hash(password));
+    return this.pool.hash(password);
   }
 
   /** Verifies in constant time; `needsRehash` tells the caller to store a fresh hash after a success. */
   async verify(storedHash: string, password: string): Promise<VerifyResult> {
     if (storedHash.startsWith(LEGACY_PREFIX)) {
-      const ok = await this.limited('verify', () => this.verifyLegacy(storedHash, password));
+      const ok = await this.verifyLegacy(storedHash, password);
       return { ok, needsRehash: true };
     }
-    const ok = await this.limited('verify', () => this.pool.verify(storedHash, password));
+    const ok = await this.pool.verify(storedHash, password);
     return { ok, needsRehash: ok && this.isWeak(storedHash) };
   }
 
@@ -86,7 +85,7 @@ export class PasswordHasher {
       throw error;
     });
     const dummy = await this.dummyHash;
-    await this.limited('verify', () => this.pool.verify(dummy, password));
+    await this.pool.verify(dummy, password);
     return false;
   }
 
@@ -107,7 +106,7 @@ export class PasswordHasher {
   }
 
   get queueDepth(): number {
-    return this.waiting.length;
+    return this.pool.queueDepth;
   }
 
   /** Ends the hashing threads; hashes still running or waiting fail. */
@@ -118,26 +117,6 @@ export class PasswordHasher {
   /** Test hook: ends the hashing threads as a crash would. */
   async crashThreadsForTest(): Promise<void> {
     await this.pool.crashThreadsForTest();
-  }
-
-  private async limited<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.options.concurrency) {
-      if (this.waiting.length >= this.options.queueLimit)
-        throw new DomainError('server_busy', { retryAfter: 1 });
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.running += 1;
-    }
-    const started = process.hrtime.bigint();
-    try {
-      return await work();
-    } finally {
-      this.options.onDuration?.(Number(process.hrtime.bigint() - started) / 1e9, operation);
-      const next = this.waiting.shift();
-      // The slot passes straight to the next waiter, so `running` only drops when nobody waits.
-      if (next) next();
-      else this.running -= 1;
-    }
   }
 
   private async verifyLegacy(storedHash: string, password: string): Promise<boolean> {
