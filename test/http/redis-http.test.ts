@@ -167,4 +167,55 @@ describe('HTTP on the Redis token store', () => {
     assertOk(await t.app.inject({ method: 'POST', url: '/logout', headers: bearer(s.token) }));
     await expectDead(t.app, s.token);
   });
+
+  it('refresh tokens are never stored: no key or value holds one, nor its MAC', { skip }, async () => {
+    const t = await redisApp();
+    const s = await signUpAndLogin(t.app);
+    const rotated = await refresh(t.app, s.refreshToken);
+    assertOk(rotated);
+    const secrets = [s.refreshToken, rotated.json<TokenBody>().refresh_token].flatMap((token) => [
+      token,
+      token.slice(token.lastIndexOf('.') + 1),
+    ]);
+    const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const stored: string[] = [];
+      const keys = await keysUnder(admin, prefixes.at(-1) ?? '');
+      assert.ok(keys.length > 0, 'the session is in Redis');
+      for (const key of keys) {
+        stored.push(key);
+        const type = await admin.type(key);
+        if (type === 'string') stored.push((await admin.get(key)) ?? '');
+        else if (type === 'hash') stored.push(...Object.entries(await admin.hgetall(key)).flat());
+        else if (type === 'set') stored.push(...(await admin.smembers(key)));
+        else assert.fail(`unexpected ${type} at ${key}`);
+      }
+      for (const secret of secrets) {
+        assert.ok(secret.length >= 20, 'a MAC segment long enough to mean something');
+        for (const item of stored) assert.ok(!item.includes(secret), `found in Redis: ${item}`);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it("the seed's REDIS_HOST and REDIS_PORT select the Redis store", { skip }, async () => {
+    const url = new URL(REDIS_URL);
+    const prefix = `${runId}:${prefixes.length}`;
+    prefixes.push(prefix);
+    const t = await makeApp({
+      REDIS_HOST: url.hostname,
+      REDIS_PORT: url.port || '6379',
+      REDIS_KEY_PREFIX: prefix,
+    });
+    apps.push(t);
+    const s = await signUpAndLogin(t.app);
+    await expectLive(t.app, s.token);
+    const admin = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      assert.ok((await keysUnder(admin, prefix)).length > 0, 'the session was written to that Redis');
+    } finally {
+      admin.disconnect();
+    }
+  });
 });
