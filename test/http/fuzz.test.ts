@@ -550,7 +550,6 @@ class Fuzzer {
         ? `${res.statusCode} ${String(parsed.code)}`
         : String(res.statusCode);
     this.seen.set(outcome, (this.seen.get(outcome) ?? 0) + 1);
-    this.seen.set(outcome, (this.seen.get(outcome) ?? 0) + 1);
     if (route.path === '/sessions/:id' && given.id.kind === 'sid' && given.id.whose === 'witness')
       assert.notEqual(res.statusCode, 200, `${what}: revoked another user's session`);
     this.follow(route, account, presented, payload, res);
