@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { StoredAuditEvent } from '../../src/repositories/audit-repository.js';
 import { makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
 import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 import { assertError, assertOk, expectDead, expectLive, login, refresh } from '../http/http-helpers.js';
@@ -8,15 +9,8 @@ import { assertCleanFailure, assertExit, makeWorkspace, runCli, type CliWorkspac
 
 const skipRedis = (await redisUnavailable()) ?? false;
 
-interface AuditLine {
-  id: number;
-  at: string;
-  event: string;
-  userId: number | null;
-  username: string | null;
-  ip: string | null;
-  detail: Record<string, unknown> | null;
-}
+/** One line of `keyward audit --json`: a stored event as the repository returns it. */
+type AuditLine = StoredAuditEvent;
 
 function jsonLines<T>(stdout: string): T[] {
   return stdout

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import type { Selectable } from 'kysely';
 import { loadConfig } from '../../src/config.js';
+import type { AuditEventTable } from '../../src/db/database.js';
 import { createLogger } from '../../src/deps.js';
 import { makeApp, PASSWORD, uniqueName, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
@@ -23,15 +25,8 @@ const logger = createLogger(loadConfig({ LOG_LEVEL: 'info' }), {
 /** The app of the suite running now (the suites run one after the other, on SQLite and on PostgreSQL). */
 let t: TestApp;
 
-interface Row {
-  id: number;
-  at: string;
-  event: string;
-  user_id: number | null;
-  username: string | null;
-  ip: string | null;
-  detail: string | null;
-}
+/** A stored row, as the database holds it. */
+type Row = Selectable<AuditEventTable>;
 
 /** The stored rows, as the database holds them. */
 function allRows(): Promise<Row[]> {
