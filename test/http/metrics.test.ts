@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { bearer, makeApp, PASSWORD, uniqueName, type TestApp } from '../helpers/app.js';
 import { redisBinariesMissing, RedisServer } from '../helpers/redis-server.js';
 import { assertError, assertOk, login, refresh, type TokenBody, type UserBody } from './http-helpers.js';
-import { assertUnavailable, timed, waitUntilReady } from './outage-helpers.js';
+import { assertUnavailable, timed, timedLogin, waitUntilReady } from './outage-helpers.js';
 
 const skip = (await redisBinariesMissing()) ?? false;
 
@@ -153,13 +153,7 @@ describe('GET /metrics', () => {
       assertUnavailable(
         await timed(t.app, 'GET /user', { method: 'GET', url: '/user', headers: bearer(t2) }),
       );
-      assertUnavailable(
-        await timed(t.app, 'POST /authenticate_user', {
-          method: 'POST',
-          url: '/authenticate_user',
-          payload: { username, password: PASSWORD },
-        }),
-      );
+      assertUnavailable(await timedLogin(t.app, username));
       await redis.restart();
       await waitUntilReady(t.app);
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { PASSWORD } from '../helpers/app.js';
 import type { Reply } from './http-helpers.js';
 
 /** SPEC §7: a store outage is answered with 503 within this time. */
@@ -24,6 +25,15 @@ export async function timed(
   const started = performance.now();
   const res = await app.inject(options);
   return { label, res, ms: performance.now() - started };
+}
+
+/** A timed login with the test password (the request every outage test makes). */
+export function timedLogin(app: FastifyInstance, username: string): Promise<TimedReply> {
+  return timed(app, 'POST /authenticate_user', {
+    method: 'POST',
+    url: '/authenticate_user',
+    payload: { username, password: PASSWORD },
+  });
 }
 
 /**

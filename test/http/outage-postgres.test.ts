@@ -6,7 +6,7 @@ import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../h
 import { POSTGRES_URL } from '../helpers/services.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { assertError, assertOk, expectLive, login, type TokenBody, type UserBody } from './http-helpers.js';
-import { assertUnavailable, timed, waitUntilReady, type TimedReply } from './outage-helpers.js';
+import { assertUnavailable, timed, timedLogin, waitUntilReady, type TimedReply } from './outage-helpers.js';
 
 const skip = (await postgresUnavailable()) ?? false;
 
@@ -41,13 +41,7 @@ describe('PostgreSQL outage over HTTP', { skip }, () => {
 
     await proxy.cut();
 
-    assertUnavailable(
-      await timed(t.app, 'POST /authenticate_user', {
-        method: 'POST',
-        url: '/authenticate_user',
-        payload: { username: s.username, password: PASSWORD },
-      }),
-    );
+    assertUnavailable(await timedLogin(t.app, s.username));
     assertUnavailable(
       await timed(t.app, 'POST /user', {
         method: 'POST',
@@ -134,11 +128,7 @@ describe('PostgreSQL outage over HTTP', { skip }, () => {
     const second = (await login(t.app, s.username, PASSWORD)).json<TokenBody>();
     await proxy.stall();
     const replies = await Promise.all([
-      timed(t.app, 'POST /authenticate_user', {
-        method: 'POST',
-        url: '/authenticate_user',
-        payload: { username: s.username, password: PASSWORD },
-      }),
+      timedLogin(t.app, s.username),
       timed(t.app, 'POST /user', {
         method: 'POST',
         url: '/user',
@@ -190,13 +180,7 @@ describe('PostgreSQL outage over HTTP', { skip }, () => {
   it('a second outage and recovery works the same way', async () => {
     const s = await signUpAndLogin(t.app);
     await proxy.cut();
-    assertUnavailable(
-      await timed(t.app, 'POST /authenticate_user', {
-        method: 'POST',
-        url: '/authenticate_user',
-        payload: { username: s.username, password: PASSWORD },
-      }),
-    );
+    assertUnavailable(await timedLogin(t.app, s.username));
     await proxy.restore();
     await waitUntilReady(t.app);
     assertOk(await login(t.app, s.username, PASSWORD));

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
 import { freePort, redisBinariesMissing, RedisServer } from '../helpers/redis-server.js';
 import { assertError, assertOk, expectLive, login, refresh, sidOf, type TokenBody } from './http-helpers.js';
-import { assertUnavailable, timed, waitUntilReady, type TimedReply } from './outage-helpers.js';
+import { assertUnavailable, timed, timedLogin, waitUntilReady, type TimedReply } from './outage-helpers.js';
 
 const skip = (await redisBinariesMissing()) ?? false;
 const apps: TestApp[] = [];
@@ -59,12 +59,7 @@ function storeRoutes(
         url: `/sessions/${sidOf(s.token)}`,
         headers: auth,
       }),
-    () =>
-      timed(t.app, 'POST /authenticate_user', {
-        method: 'POST',
-        url: '/authenticate_user',
-        payload: { username: s.username, password: PASSWORD },
-      }),
+    () => timedLogin(t.app, s.username),
     () =>
       timed(t.app, 'POST /user', {
         method: 'POST',
@@ -177,13 +172,7 @@ describe('Redis outage over HTTP', () => {
           payload: { username: uniqueName('early'), password: PASSWORD },
         }),
       );
-      assertUnavailable(
-        await timed(t.app, 'POST /authenticate_user', {
-          method: 'POST',
-          url: '/authenticate_user',
-          payload: { username: uniqueName('early'), password: PASSWORD },
-        }),
-      );
+      assertUnavailable(await timedLogin(t.app, uniqueName('early')));
 
       await privateRedis(port);
       await waitUntilReady(t.app);
@@ -197,13 +186,7 @@ describe('Redis outage over HTTP', () => {
     const t = await appOn(redis.url, { RATE_LIMIT: 'off' });
     const s = await signUpAndLogin(t.app);
     await redis.stop();
-    assertUnavailable(
-      await timed(t.app, 'POST /authenticate_user', {
-        method: 'POST',
-        url: '/authenticate_user',
-        payload: { username: s.username, password: PASSWORD },
-      }),
-    );
+    assertUnavailable(await timedLogin(t.app, s.username));
     const refused = uniqueName('nolimit');
     assertUnavailable(
       await timed(t.app, 'POST /user', {
