@@ -6,9 +6,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ClientMessage, RunResult, RunSpec } from './protocol.js';
+import { startCommand } from '../scripts/start-command.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = ['--import', 'tsx'];
+/** `npm start`'s command: the bench runs the server with the flags users get. */
+export const START = startCommand(ROOT);
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** A free TCP port on the loopback interface (released before it is handed out; fine on a quiet machine). */
@@ -60,7 +63,10 @@ export class ServerProcess {
     return this.child.pid;
   }
 
-  /** Starts `node dist/server.js` as users run it, with exactly `env` (plus PATH and HOME). */
+  /**
+   * Starts the server as `npm start` does (`node <its flags> dist/server.js`; `nodeArgs` come after its flags, so
+   * they win), with exactly `env` (plus PATH and HOME).
+   */
   static async keyward(
     name: string,
     env: Record<string, string>,
@@ -70,7 +76,7 @@ export class ServerProcess {
     const log = openSync(options.logFile, 'a');
     const child = spawn(
       process.execPath,
-      [...(options.nodeArgs ?? []), path.join(ROOT, 'dist', 'server.js')],
+      [...START.nodeArgs, ...(options.nodeArgs ?? []), path.join(ROOT, START.entry)],
       {
         cwd: options.cwd,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },

@@ -51,6 +51,8 @@ export interface BenchResults {
     date: string;
     seconds: number;
     hashConcurrency: number;
+    /** How each Keyward process was started (`npm start`'s command, plus any `--node-args`). */
+    serverCommand: string;
   };
   hasher: {
     params: { memoryCost: number; timeCost: number; parallelism: number };
@@ -157,7 +159,7 @@ export function renderMarkdown(results: BenchResults): string {
   lines.push(
     `Run ${meta.date} (${meta.mode} mode, ${meta.seconds} s) on ${String(meta.cpus)}, ${String(meta.memoryGb)} GB, ` +
       `Node ${String(meta.node)}. Load client: bench/load-client.ts (undici Pool, one request in flight per ` +
-      `connection) in its own process; the bare server is bench/bare-server.ts. Keyward: \`node dist/server.js\`, ` +
+      `connection) in its own process; the bare server is bench/bare-server.ts. Keyward: \`${meta.serverCommand}\`, ` +
       `RATE_LIMIT=off, LOG_LEVEL=${String(meta.logLevel)}, argon2id m=19456 t=2 p=1, HASH_CONCURRENCY=${meta.hashConcurrency}. ` +
       'Reproduce with `npm run bench` (`-- --quick` for a one-minute run); see docs/performance.md.',
     '',

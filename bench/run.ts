@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { builtIsCurrent } from '../scripts/build-state.js';
 import { LatencyHistogram } from './histogram.js';
-import { ClientProcess, ROOT, ServerProcess } from './processes.js';
+import { ClientProcess, ROOT, ServerProcess, START } from './processes.js';
 import { readProfile, renderSummary, summarise } from './profile-summary.js';
 import type { RunResult, Workload } from './protocol.js';
 import { writeResults, type BenchResults, type Figures, type Row } from './report.js';
@@ -757,6 +757,7 @@ async function main(): Promise<void> {
       connections: CONNECTIONS,
       loginConnections: LOGIN_CONNECTIONS,
       hashConcurrency: HASH_CONCURRENCY,
+      serverCommand: ['node', ...START.nodeArgs, ...serverNodeArgs, START.entry].join(' '),
       logLevel,
       timing: PLAN,
       seconds: Math.round((Date.now() - startedAt) / 1000),

@@ -4,9 +4,17 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Agent } from 'undici';
+import { Agent, fetch } from 'undici';
 import { PASSWORD, uniqueName } from '../helpers/app.js';
-import { field, killAllServers, send, ServerProcess, START_TIMEOUT_MS } from '../helpers/server-process.js';
+import {
+  field,
+  killAllServers,
+  ROOT,
+  send,
+  ServerProcess,
+  START_TIMEOUT_MS,
+} from '../helpers/server-process.js';
+import { startCommand } from '../../scripts/start-command.js';
 
 const agent = new Agent();
 const dirs: string[] = [];
@@ -211,6 +219,37 @@ describe('the server process over TCP', { timeout: 6 * START_TIMEOUT_MS }, () =>
     const output = server.stderr + server.lines.map((line) => JSON.stringify(line)).join('\n');
     assert.equal(output.includes('changeme-changeme'), false, 'the secret was printed');
     assert.deepEqual(server.listening(), []);
+  });
+
+  it("runs with npm start's V8 flags: the young generation stays at 2 × 4 MB under load", async () => {
+    assert.deepEqual(startCommand(ROOT).nodeArgs, ['--max-semi-space-size=4']);
+    const server = await ServerProcess.start();
+    const base = server.url;
+    const tokens: string[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      const username = uniqueName('heap');
+      assert.equal(
+        (await send(agent, base, 'POST', '/user', { json: { username, password: PASSWORD } })).status,
+        201,
+      );
+      const login = await send(agent, base, 'POST', '/authenticate_user', {
+        json: { username, password: PASSWORD },
+      });
+      tokens.push(field(login, 'token'));
+    }
+    // Chained GET /user on 8 connections: enough allocation for V8 to grow a young generation to its maximum (32 MB
+    // with V8's default of 16 MB per semi-space, which a server reached while its modules loaded).
+    await Promise.all(
+      tokens.map(async (first) => {
+        let token = first;
+        for (let i = 0; i < 400; i += 1)
+          token = field(await send(agent, base, 'GET', '/user', { token }), 'token');
+      }),
+    );
+    const metrics = await (await fetch(`${base}/metrics`, { dispatcher: agent })).text();
+    const young = /^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(metrics);
+    assert.ok(young, 'the new-space gauge is exported');
+    assert.ok(Number(young[1]) <= 2 * 4 * 2 ** 20, `new space ${young[1]} bytes`);
   });
 
   it('exits 1 when WEB_CONCURRENCY > 1 has no shared token store, before forking any worker', async () => {

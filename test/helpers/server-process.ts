@@ -7,18 +7,20 @@ import { fileURLToPath } from 'node:url';
 import { type Agent, fetch, type Headers } from 'undici';
 import { FAST_HASH_ENV } from './app.js';
 import { builtIsCurrent } from '../../scripts/build-state.js';
+import { startCommand } from '../../scripts/start-command.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
-const BUILT_ENTRY = path.join(ROOT, 'dist', 'server.js');
+const START = startCommand(ROOT);
 
 /**
- * The server as users run it (`node dist/server.js`) when the build is up to date (`npm test` builds first),
- * otherwise the sources through tsx, so that a single test file run after an edit still tests the edit.
+ * The server as users run it (`npm start`'s `node <flags> dist/server.js`) when the build is up to date (`npm test`
+ * builds first), otherwise the sources through tsx with the same flags, so that a single test file run after an
+ * edit still tests the edit.
  */
 const SERVER_COMMAND: string[] = builtIsCurrent(ROOT)
-  ? [BUILT_ENTRY]
-  : ['--import', TSX_LOADER, path.join(ROOT, 'src', 'server.ts')];
+  ? [...START.nodeArgs, path.join(ROOT, START.entry)]
+  : [...START.nodeArgs, '--import', TSX_LOADER, path.join(ROOT, 'src', 'server.ts')];
 
 /** Deadline for a server process to reach a log line (tsx compiles the sources on a cold start). */
 export const START_TIMEOUT_MS = 90_000;
