@@ -9,6 +9,7 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
+import { ChurnMap } from '../churn-map.js';
 import { DomainError } from '../errors.js';
 import type { KeySet, SigningAlgorithm, SigningKey } from './signing-keys.js';
 
@@ -138,8 +139,11 @@ export class TokenService {
   private readonly audience: string;
   private readonly maxTokenBytes: number;
   private readonly now: () => number;
-  /** Token strings known to carry a valid signature (signed here, or verified), least recently used first. */
-  private readonly known = new Map<string, AccessClaims>();
+  /**
+   * Token strings known to carry a valid signature (signed here, or verified), least recently used first. Every
+   * authenticated request adds one and removes one: a ChurnMap, so that they die young (src/churn-map.ts).
+   */
+  private readonly known = new ChurnMap<string, AccessClaims>();
 
   constructor(options: TokenServiceOptions) {
     this.accessTtlSec = options.accessTtlSec;

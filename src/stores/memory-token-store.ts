@@ -1,3 +1,4 @@
+import { ChurnMap } from '../churn-map.js';
 import type {
   NewSession,
   RefreshOutcome,
@@ -30,7 +31,8 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class MemoryTokenStore implements TokenStore {
   readonly kind = 'memory';
   private readonly sessions = new Map<number, Map<string, SessionRecord>>();
-  private readonly tokens = new Map<string, TokenRecord>();
+  /** Live access-token ids; each single-use request deletes one and adds one (src/churn-map.ts). */
+  private readonly tokens = new ChurnMap<string, TokenRecord>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly policy: SessionPolicy) {
