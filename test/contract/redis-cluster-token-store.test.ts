@@ -11,6 +11,7 @@ import { RedisTokenStore } from '../../src/stores/redis-token-store.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { redisBinariesMissing, redisCli } from '../helpers/redis-server.js';
 import { contractPolicy, tokenStoreContract, uniqueUserId } from './token-store-contract.js';
+import { countWrites } from '../helpers/socket-writes.js';
 
 const COMMAND_TIMEOUT_MS = 500;
 const ACCESS_TTL_MS = 35 * 60_000;
@@ -81,6 +82,33 @@ describe('RedisTokenStore on a Redis Cluster', () => {
       return key === undefined ? undefined : Number(key.split(':').pop());
     }
   });
+
+  it(
+    "sends one turn's commands to a node in one socket write, as a single Redis client does",
+    { skip },
+    async () => {
+      const client = clusterClient();
+      try {
+        const keys = Array.from({ length: 16 }, (_, i) => `${prefix}:batch:{u:1}:${i}`);
+        await client.set(keys[0] ?? '', 'warm-up', 'PX', 60_000);
+        // Nodes this client has not connected to yet have no socket (and get no command here).
+        const counters = client
+          .nodes('all')
+          .filter((node) => (node.stream as unknown) !== undefined)
+          .map((node) => countWrites(node.stream));
+        const writes = () => counters.reduce((sum, count) => sum + count(), 0);
+        const sets = await Promise.all(keys.map((key, i) => client.set(key, String(i), 'PX', 60_000)));
+        assert.deepEqual(sets, Array(16).fill('OK'));
+        assert.equal(writes(), 1, '16 commands for one slot issued in one turn, one write');
+        assert.deepEqual(
+          await Promise.all(keys.map((key) => client.get(key))),
+          keys.map((_, i) => String(i)),
+        );
+      } finally {
+        client.disconnect();
+      }
+    },
+  );
 
   it('a session revoked through one client is rejected through another at once', { skip }, async () => {
     const a = new RedisTokenStore(clusterClient(), `${prefix}:shared`, contractPolicy);

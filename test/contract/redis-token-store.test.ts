@@ -10,6 +10,7 @@ import { createRedisClient } from '../../src/stores/redis-client.js';
 import { RedisTokenStore } from '../../src/stores/redis-token-store.js';
 import type { SessionPolicy } from '../../src/stores/token-store.js';
 import { REDIS_URL, redisUnavailable } from '../helpers/services.js';
+import { countWrites } from '../helpers/socket-writes.js';
 import { contractPolicy, tokenStoreContract, uniqueUserId } from './token-store-contract.js';
 
 const COMMAND_TIMEOUT_MS = 1000;
@@ -226,6 +227,34 @@ describe('RedisTokenStore on a real Redis', () => {
       await other.close();
     }
   });
+});
+
+describe('the Redis client', () => {
+  it(
+    'sends the commands of one event-loop turn in one socket write, and each gets its own reply',
+    { skip },
+    async () => {
+      const redis = client();
+      try {
+        await redis.ping();
+        const writes = countWrites(redis.stream);
+        const key = `${runPrefix}:batch`;
+        const keys = Array.from({ length: 16 }, (_, i) => `${key}:${i}`);
+        const sets = await Promise.all(keys.map((k, i) => redis.set(k, String(i), 'PX', 60_000)));
+        assert.deepEqual(sets, Array(16).fill('OK'));
+        assert.equal(writes(), 1, '16 commands issued in one turn, one write');
+        const gets = await Promise.all(keys.map((k) => redis.get(k)));
+        assert.deepEqual(
+          gets,
+          keys.map((_, i) => String(i)),
+        );
+        assert.equal(writes(), 2);
+        await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+    },
+  );
 });
 
 describe('RedisTokenStore when Redis is unreachable', () => {
