@@ -122,13 +122,13 @@ function createClusterClient(
     retryDelayOnFailover: 100,
     retryDelayOnTryAgain: 100,
   });
-  // The Cluster client queues commands while it has no slot map (all nodes down) without any deadline, and
-  // retries CLUSTERDOWN and closed connections; a deadline armed when the command is first issued bounds the
-  // whole journey. Command.setTimeout is idempotent, so the node-level commandTimeout does not extend it.
   // Each node's connection batches its writes per event-loop turn, as a single node's does.
   cluster.on('+node', (node: Redis) => {
     batchWritesPerTurn(node);
   });
+  // The Cluster client queues commands while it has no slot map (all nodes down) without any deadline, and
+  // retries CLUSTERDOWN and closed connections; a deadline armed when the command is first issued bounds the
+  // whole journey. Command.setTimeout is idempotent, so the node-level commandTimeout does not extend it.
   const send = cluster.sendCommand.bind(cluster);
   cluster.sendCommand = (command: Command, ...rest: unknown[]) => {
     command.setTimeout(options.commandTimeoutMs);
