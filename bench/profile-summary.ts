@@ -1,9 +1,10 @@
 // Summarises a V8 .cpuprofile (as written by `node --cpu-prof`): where the server's CPU time went, by
 // function (self time), by module (self time), and the inclusive time of Keyward's own functions.
 // Usage: tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface CallFrame {
   functionName: string;
@@ -38,7 +39,7 @@ export interface ProfileSummary {
   busyMs: number;
   selfByFunction: ProfileLine[];
   selfByModule: ProfileLine[];
-  /** Inclusive time of Keyward's own functions (dist/), as a share of the busy time. */
+  /** Inclusive time of Keyward's own functions (dist/, or src/ through the bundle's source map), as a share of the busy time. */
   keywardInclusive: ProfileLine[];
 }
 
@@ -52,20 +53,25 @@ function moduleOf(frame: CallFrame): string {
     return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1] ?? ''}` : (rest[0] ?? url);
   }
   if (url.startsWith('node:')) return url.startsWith('node:internal') ? 'node:internal' : url;
-  if (url.includes('/dist/')) return 'keyward';
+  if (isKeyward(url)) return 'keyward';
   return url;
+}
+
+/** Keyward's own code: the compiled modules in dist/ or, once mapped back from the bundle, the sources in src/. */
+function isKeyward(url: string): boolean {
+  return !url.includes('/node_modules/') && (url.includes('/dist/') || url.includes('/src/'));
 }
 
 function label(frame: CallFrame): string {
   const name = frame.functionName || '(anonymous)';
   if (frame.url === '') return name;
   const nm = frame.url.lastIndexOf('/node_modules/');
-  const dist = frame.url.lastIndexOf('/dist/');
+  const own = Math.max(frame.url.lastIndexOf('/dist/'), frame.url.lastIndexOf('/src/'));
   const file =
     nm >= 0
       ? frame.url.slice(nm + '/node_modules/'.length)
-      : dist >= 0
-        ? frame.url.slice(dist + 1)
+      : own >= 0
+        ? frame.url.slice(own + 1)
         : frame.url.replace(/^file:\/\//, '');
   return `${name} ${file}:${frame.lineNumber + 1}`;
 }
@@ -120,7 +126,7 @@ export function summarise(
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)?.callFrame;
-      if (frame?.url.includes('/dist/') !== true) continue;
+      if (frame === undefined || !isKeyward(frame.url)) continue;
       const key = label(frame);
       if (seen.has(key)) continue;
       seen.add(key);
@@ -137,8 +143,49 @@ export function summarise(
   };
 }
 
+/**
+ * The profile, with the frames of a bundled script (dist/server.js, see scripts/bundle.ts) moved back to the file
+ * and line they were bundled from, read from the script's source map: otherwise every frame of Keyward and of
+ * its dependencies would be counted as one module.
+ */
 export function readProfile(file: string): CpuProfile {
-  return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const maps = new Map<string, { map: SourceMap; dir: string } | undefined>();
+  for (const node of profile.nodes) {
+    const frame = node.callFrame;
+    if (!frame.url.startsWith('file://')) continue;
+    if (!maps.has(frame.url)) {
+      const script = fileURLToPath(frame.url);
+      const mapFile = `${script}.map`;
+      maps.set(
+        frame.url,
+        existsSync(mapFile)
+          ? {
+              map: new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload),
+              dir: path.dirname(mapFile),
+            }
+          : undefined,
+      );
+    }
+    const found = maps.get(frame.url);
+    if (found === undefined) continue;
+    const entry = found.map.findEntry(frame.lineNumber, frame.columnNumber) as Partial<{
+      originalSource: string;
+      originalLine: number;
+      originalColumn: number;
+    }>;
+    if (entry.originalSource === undefined) continue;
+    const source = entry.originalSource.startsWith('file://')
+      ? entry.originalSource
+      : pathToFileURL(path.resolve(found.dir, entry.originalSource)).href;
+    node.callFrame = {
+      ...frame,
+      url: source,
+      lineNumber: entry.originalLine ?? frame.lineNumber,
+      columnNumber: entry.originalColumn ?? frame.columnNumber,
+    };
+  }
+  return profile;
 }
 
 export function renderSummary(summary: ProfileSummary, requests?: number): string {

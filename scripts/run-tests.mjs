@@ -28,10 +28,13 @@ if (files.length === 0) {
 }
 
 // The CLI and end-to-end tests run the programs as users do, from dist/ (bin/keyward.js and the server-process
-// helper fall back to tsx when dist/ is stale, at several seconds of compiling per process): build once first.
+// helper fall back to tsx when dist/ is stale, at several seconds of compiling per process): build once first,
+// with `npm run build` itself, so that the end-to-end tests run the bundled dist/server.js that `npm start` runs.
 if (files.some((file) => /(^|[\\/])test[\\/](cli|e2e)[\\/]/.test(file))) {
-  const tsc = path.join('node_modules', 'typescript', 'bin', 'tsc');
-  const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const build = spawnSync('npm', ['run', '--silent', 'build'], {
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+  });
   if (build.status !== 0) {
     console.error('the build failed (npm run build): the CLI and end-to-end tests need it');
     console.log('0 passed, 1 failed');

@@ -1,0 +1,114 @@
+// The second half of `npm run build` (after `tsc`): the server as one bundled ES module, dist/server.js, and its
+// hashing thread as dist/hash-worker.cjs. Node loads a bundle with far less bookkeeping than the same code as
+// hundreds of CommonJS and ES module files (a module record, a wrapper function, a resolution cache and the
+// package.json reads of each): the server's resident memory at rest is about 15 MB lower (docs/performance.md).
+// The packages in EXTERNAL stay outside the bundle and load from node_modules. The CLI keeps tsc's modules.
+// Usage: tsx scripts/bundle.ts (`npm run build` runs it).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
+
+/**
+ * Loaded from node_modules at run time: the packages with a native addon (found beside the package), an optional
+ * one, and the Swagger UI plugin, which serves files from its own folder and measured about 5 MB more resident
+ * memory bundled than loaded as it is.
+ */
+export const EXTERNAL = ['better-sqlite3', '@node-rs/argon2', 'pg-native', '@fastify/swagger-ui'];
+
+/**
+ * What a bundled CommonJS module needs from an ES module bundle: `require` (for Node's built-in modules, which
+ * esbuild leaves as `require` calls) and the checkout's root, for the `__dirname` of each bundled file (below).
+ * The bundle sits in dist/, one level below the root.
+ */
+export const BANNER = [
+  "import { createRequire as __kwCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __kwFileURLToPath } from 'node:url';",
+  'const require = __kwCreateRequire(import.meta.url);',
+  "const __kwRoot = __kwFileURLToPath(new URL('..', import.meta.url));",
+].join('\n');
+
+/**
+ * CommonJS code in node_modules that reads `__dirname` or `__filename` (ioredis and @fastify/swagger read their
+ * own package.json through it) gets them as they were before bundling: the file's own
+ * folder, resolved at run time from where the bundle is, so the checkout can move. esbuild would leave them as
+ * free variables, which do not exist in an ES module.
+ */
+export function dirnamePlugin(root: string): Plugin {
+  return {
+    name: 'keyward-dirname',
+    setup(context) {
+      context.onLoad({ filter: /[\\/]node_modules[\\/].*\.(c?js)$/ }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        if (!/\b__(dirname|filename)\b/.test(source)) return undefined;
+        const relative = path.relative(root, args.path).split(path.sep).join('/');
+        const prelude =
+          `var __filename = require('node:path').join(__kwRoot, ${JSON.stringify(relative)}), ` +
+          `__dirname = require('node:path').dirname(__filename);`;
+        // On the first line, so that the file's own line numbers (in stack traces and the source map) hold.
+        return { contents: `${prelude}${source}`, loader: 'js' };
+      });
+    },
+  };
+}
+
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  external: EXTERNAL,
+  logLevel: 'warning',
+  // Not minified: the memory saved comes from the module count, not the code's size (measured), and stack traces
+  // keep their names. keepNames keeps each function's and class's `name` even where the bundle renames one
+  // to avoid a clash (pino logs an error's class by its constructor's name).
+  keepNames: true,
+} as const satisfies BuildOptions;
+
+function checkOutdir(root: string, outdir: string): void {
+  if (path.resolve(outdir, '..') !== path.resolve(root)) {
+    throw new Error(`the bundle must sit one level below the checkout, not in ${outdir}`);
+  }
+}
+
+/** The server's bundle: src/server.ts and everything it imports but EXTERNAL, as `<outdir>/server.js`. */
+export function serverBuild(root: string, outdir = path.join(root, 'dist')): BuildOptions {
+  checkOutdir(root, outdir);
+  return {
+    ...COMMON,
+    absWorkingDir: root,
+    entryPoints: [path.join(root, 'src', 'server.ts')],
+    outfile: path.join(outdir, 'server.js'),
+    format: 'esm',
+    banner: { js: BANNER },
+    plugins: [dirnamePlugin(root)],
+    // A linked map, without the sources' text: `node --enable-source-maps` and the bench's profile summary read
+    // it to name the original files.
+    sourcemap: 'linked',
+    sourcesContent: false,
+  };
+}
+
+/**
+ * The hashing thread's module. It has no dependency but the argon2 addon; bundled so that it sits beside
+ * server.js, where hash-pool.ts looks for it (dist/services/hash-worker.cjs, from tsc, serves the unbundled
+ * modules that the CLI runs).
+ */
+export function workerBuild(root: string, outdir = path.join(root, 'dist')): BuildOptions {
+  checkOutdir(root, outdir);
+  return {
+    ...COMMON,
+    absWorkingDir: root,
+    entryPoints: [path.join(root, 'src', 'services', 'hash-worker.cts')],
+    outfile: path.join(outdir, 'hash-worker.cjs'),
+    format: 'cjs',
+  };
+}
+
+/** Writes `<root>/dist/server.js` (and its source map) and `<root>/dist/hash-worker.cjs`. */
+export async function bundle(root: string): Promise<void> {
+  await Promise.all([build(serverBuild(root)), build(workerBuild(root))]);
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await bundle(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'));
+}
