@@ -22,7 +22,6 @@ import { UserService } from './services/user-service.js';
 import { MemoryRateLimitStore } from './stores/memory-rate-limit-store.js';
 import { MemoryTokenStore } from './stores/memory-token-store.js';
 import type { RateLimitStore } from './stores/rate-limit-store.js';
-import { createRedisClient, describeRedisTarget } from './stores/redis-client.js';
 import { RedisRateLimitStore } from './stores/redis-rate-limit-store.js';
 import { RedisTokenStore } from './stores/redis-token-store.js';
 import type { TokenStore } from './stores/token-store.js';
@@ -99,9 +98,14 @@ export function createLogger(config: Config, destination?: DestinationStream): L
   return destination ? pino(options, destination) : pino(options);
 }
 
-/** The Redis client the config names (one per instance: the token store and the rate limits share it). */
-export function createRedis(config: Config, logger: Logger): Redis | Cluster | undefined {
+/**
+ * The Redis client the config names (one per instance: the token store and the rate limits share it). The client
+ * module, and ioredis with it, is loaded only then: a server on the memory store never loads it (about 3 MB of
+ * resident memory, docs/performance.md).
+ */
+export async function createRedis(config: Config, logger: Logger): Promise<Redis | Cluster | undefined> {
   if (!config.redis) return undefined;
+  const { createRedisClient, describeRedisTarget } = await import('./stores/redis-client.js');
   const client = createRedisClient(config.redis);
   client.on('error', (error: Error) => {
     logger.warn({ err: { message: error.message } }, 'redis connection error');
@@ -117,7 +121,7 @@ export function createRedis(config: Config, logger: Logger): Redis | Cluster | u
 export function createTokenStore(
   config: Config,
   logger: Logger,
-  client: Redis | Cluster | undefined = createRedis(config, logger),
+  client: Redis | Cluster | undefined,
 ): TokenStore {
   const policy = {
     idleTtlMs: config.tokens.sessionIdleTtlSec * 1000,
@@ -157,7 +161,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     refreshSecret: config.tokens.refreshSecret,
   });
   logger.info({ kid: keys.signer.kid, alg: keys.signer.alg, keys: keys.byKid.size }, 'signing key loaded');
-  const redis = createRedis(config, logger);
+  const redis = await createRedis(config, logger);
   const tokenStore = createTokenStore(config, logger, redis);
   const rateLimitStore = createRateLimitStore(config, redis);
   const tokens = new TokenService({

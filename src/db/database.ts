@@ -1,8 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Generated, type SqliteDatabase } from 'kysely';
-import pg from 'pg';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Generated,
+  type PostgresPool,
+  type SqliteDatabase,
+} from 'kysely';
 
 export interface UserTable {
   id: Generated<number>;
@@ -38,9 +45,6 @@ export interface Database {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
-
-// pg returns BIGINT/COUNT as strings; our ids fit in a double.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 /** Deadlines for PostgreSQL; the defaults keep a request that meets an unreachable database under 2 s. */
 export interface DatabaseOptions {
@@ -114,6 +118,19 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
     );
   }
   const timeouts = { ...POSTGRES_DEFAULTS, ...options };
+  // Kysely calls this at the first query.
+  const pool = () => postgresPool(url, timeouts);
+  return withPing(new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+}
+
+/**
+ * The pg pool, and pg itself loaded on first use: a server on SQLite never loads it (about 3 MB of resident
+ * memory, docs/performance.md).
+ */
+async function postgresPool(url: string, timeouts: Required<DatabaseOptions>): Promise<PostgresPool> {
+  const { default: pg } = await import('pg');
+  // pg returns BIGINT/COUNT as strings; our ids fit in a double.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -131,5 +148,5 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
   pool.on('connect', (client) => {
     client.on('error', ignore);
   });
-  return withPing(new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  return pool;
 }
