@@ -58,7 +58,7 @@ const profileRotationOff = args.includes('--rotation-off');
 const scaleOnly = args.includes('--scale');
 const withScale = scaleOnly || (!quick && !args.includes('--no-scale'));
 const logLevel = option('log-level') ?? 'warn';
-/** Extra flags for every Keyward process (`--node-args=--max-semi-space-size=4,--other`), to try V8 settings. */
+/** Extra flags for every Keyward process (`--node-args=--max-semi-space-size=2,--other`), to try V8 settings. */
 const serverNodeArgs = option('node-args')?.split(',').filter(Boolean) ?? [];
 const mode = profileMode ? 'profile' : scaleOnly ? 'scale' : quick ? 'quick' : 'full';
 

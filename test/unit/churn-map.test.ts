@@ -38,7 +38,7 @@ function promotedBytes(kind: 'Map' | 'ChurnMap'): number {
     [
       '--import',
       'tsx',
-      '--max-semi-space-size=4',
+      '--max-semi-space-size=1',
       '--expose-gc',
       '--trace-gc-nvp',
       '--input-type=module',
