@@ -152,7 +152,12 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     await database.close();
     throw error;
   }
-  const users = new KyselyUserRepository(database.db, () => new Date(now()), deadlineFor(database.dialect));
+  const users = new KyselyUserRepository(
+    database.db,
+    () => new Date(now()),
+    deadlineFor(database.dialect),
+    database.readRow,
+  );
   const keys = loadKeySet({
     hmacSecret: config.jwt.hmacSecret,
     privateKeyPem: config.jwt.privateKeyPem,

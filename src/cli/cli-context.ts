@@ -87,6 +87,7 @@ export class CliContext {
       database.db,
       () => new Date(this.io.now()),
       deadlineFor(database.dialect),
+      database.readRow,
     );
   }
 

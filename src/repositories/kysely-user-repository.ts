@@ -1,16 +1,20 @@
 import type { CompiledQuery, Kysely } from 'kysely';
-import type { DatabaseSchema, Dialect } from '../db/database.js';
+import type { DatabaseSchema, Dialect, RowReader } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { NewUser, User, UserChanges, UserRepository, UserWithHash } from './user-repository.js';
 
 const UNIQUE_VIOLATIONS = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505']);
 
-/** SQLite errors that are about the input, not the store (none are expected: every query is parameterised). */
-function rethrow(error: unknown): never {
+/** The error a driver's error becomes: a unique violation is the input's fault, anything else the store's. */
+function translate(error: unknown): Error {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && UNIQUE_VIOLATIONS.has(code))
-    throw new DomainError('username_taken', { cause: error });
-  throw new StoreUnavailableError(error);
+    return new DomainError('username_taken', { cause: error });
+  return new StoreUnavailableError(error);
+}
+
+function rethrow(error: unknown): never {
+  throw translate(error);
 }
 
 /**
@@ -60,6 +64,8 @@ export class KyselyUserRepository implements UserRepository {
     private readonly now: () => Date = () => new Date(),
     /** Undefined: no deadline (SQLite, see deadlineFor). */
     private readonly deadlineMs: number | undefined = DEFAULT_DEADLINE_MS,
+    /** The database's synchronous reader (`Database.readRow`, SQLite): `findById` runs on it when given. */
+    private readonly readRow?: RowReader,
   ) {
     this.byId = db.selectFrom('users').select(['id', 'username']).where('id', '=', 0).compile();
   }
@@ -86,6 +92,15 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   findById(id: number): Promise<User | undefined> {
+    if (this.readRow) {
+      // The same compiled query, without Kysely's connection lock and promises: this runs on every
+      // authenticated request. SQLite answers synchronously anyway, so no deadline is lost.
+      try {
+        return Promise.resolve(this.readRow(this.byId, [id]));
+      } catch (error) {
+        return Promise.reject(translate(error));
+      }
+    }
     return this.guarded(async () => {
       const { rows } = await this.db.executeQuery<User>({ ...this.byId, parameters: [id] });
       return rows[0];

@@ -1,27 +1,35 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
 import { userRepositoryContract } from './user-repository-contract.js';
 
-await userRepositoryContract('KyselyUserRepository on SQLite', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'keyward-repo-'));
-  const database = openDatabase(`sqlite:${path.join(dir, 'users.db')}`);
-  await migrateToLatest(database);
-  return {
-    users: new KyselyUserRepository(database.db),
-    unreachable: async () => {
-      // A database whose connection has been closed under the repository.
-      const closed = openDatabase(`sqlite:${path.join(dir, 'closed.db')}`);
-      await migrateToLatest(closed);
-      await closed.close();
-      return { users: new KyselyUserRepository(closed.db), close: async () => undefined };
-    },
-    cleanup: async () => {
-      await database.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+/** The contract on SQLite, with or without the synchronous reader that the server gives `findById`. */
+async function onSqlite(title: string, withReader: boolean): Promise<void> {
+  await userRepositoryContract(title, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keyward-repo-'));
+    const database = openDatabase(`sqlite:${path.join(dir, 'users.db')}`);
+    await migrateToLatest(database);
+    const repository = (db: Database) =>
+      new KyselyUserRepository(db.db, undefined, undefined, withReader ? db.readRow : undefined);
+    return {
+      users: repository(database),
+      unreachable: async () => {
+        // A database whose connection has been closed under the repository.
+        const closed = openDatabase(`sqlite:${path.join(dir, 'closed.db')}`);
+        await migrateToLatest(closed);
+        await closed.close();
+        return { users: repository(closed), close: async () => undefined };
+      },
+      cleanup: async () => {
+        await database.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
+
+await onSqlite('KyselyUserRepository on SQLite', false);
+await onSqlite("KyselyUserRepository on SQLite, findById on the database's synchronous reader", true);
