@@ -100,7 +100,7 @@ export function createLogger(config: Config, destination?: DestinationStream): L
 
 /**
  * The Redis client the config names (one per instance: the token store and the rate limits share it). The client
- * module, and ioredis with it, is loaded only then: a server on the memory store never loads it (about 3 MB of
+ * module, and ioredis with it, is loaded only then: a server on the memory store never loads it (about 5 MB of
  * resident memory, docs/performance.md).
  */
 export async function createRedis(config: Config, logger: Logger): Promise<Redis | Cluster | undefined> {

@@ -48,7 +48,9 @@ export interface Database {
   /**
    * SQLite only: a compiled read run straight on better-sqlite3, through the same statement cache as Kysely's
    * queries. Kysely's driver puts each query behind a connection lock and several promises; on the look-up of
-   * every authenticated request that cost 13-17 µs of CPU in the loaded server (docs/performance.md).
+   * every authenticated request that cost 13-17 µs of CPU in the loaded server (docs/performance.md). It does not
+   * take that lock, so it would read inside a Kysely transaction open on the connection, uncommitted rows
+   * included: use it only where none can be (the server opens one only to migrate, before it listens).
    */
   readRow?: RowReader;
   /** Resolves once the database answers a trivial query; rejects with the driver's error otherwise. */
