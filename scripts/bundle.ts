@@ -66,20 +66,13 @@ const COMMON = {
   keepNames: false,
 } as const satisfies BuildOptions;
 
-function checkOutdir(root: string, outdir: string): void {
-  if (path.resolve(outdir, '..') !== path.resolve(root)) {
-    throw new Error(`the bundle must sit one level below the checkout, not in ${outdir}`);
-  }
-}
-
-/** The server's bundle: src/server.ts and everything it imports but EXTERNAL, as `<outdir>/server.js`. */
-export function serverBuild(root: string, outdir = path.join(root, 'dist')): BuildOptions {
-  checkOutdir(root, outdir);
+/** The server's bundle: src/server.ts and everything it imports but EXTERNAL, as `dist/server.js`. */
+export function serverBuild(root: string): BuildOptions {
   return {
     ...COMMON,
     absWorkingDir: root,
     entryPoints: [path.join(root, 'src', 'server.ts')],
-    outfile: path.join(outdir, 'server.js'),
+    outfile: path.join(root, 'dist', 'server.js'),
     format: 'esm',
     banner: { js: BANNER },
     plugins: [dirnamePlugin(root)],
@@ -95,13 +88,12 @@ export function serverBuild(root: string, outdir = path.join(root, 'dist')): Bui
  * server.js, where hash-pool.ts looks for it (dist/services/hash-worker.cjs, from tsc, serves the unbundled
  * modules that the CLI runs).
  */
-export function workerBuild(root: string, outdir = path.join(root, 'dist')): BuildOptions {
-  checkOutdir(root, outdir);
+export function workerBuild(root: string): BuildOptions {
   return {
     ...COMMON,
     absWorkingDir: root,
     entryPoints: [path.join(root, 'src', 'services', 'hash-worker.cts')],
-    outfile: path.join(outdir, 'hash-worker.cjs'),
+    outfile: path.join(root, 'dist', 'hash-worker.cjs'),
     format: 'cjs',
   };
 }

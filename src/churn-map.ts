@@ -13,7 +13,7 @@ const MIN_WRITES_PER_RENEWAL = 1024;
  *
  * Copying the entries into a fresh `Map` from time to time cuts the chain: the fresh table is young, and nothing
  * old points to it. A copy happens after at least as many writes as there are entries, so it costs at most one
- * insertion per write. Insertion order is kept (the token cache's least-recently-used order relies on it).
+ * insertion per write. Insertion order is kept (the token cache drops its oldest entries first).
  */
 export class ChurnMap<K, V> implements Iterable<[K, V]> {
   private map = new Map<K, V>();

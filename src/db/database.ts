@@ -80,7 +80,7 @@ function withPing(db: Kysely<DatabaseSchema>, dialect: Dialect, readRow?: RowRea
   return {
     db,
     dialect,
-    ...(readRow ? { readRow } : {}),
+    readRow,
     ping: async () => {
       await sql`select 1`.execute(db);
     },

@@ -140,8 +140,12 @@ export class TokenService {
   private readonly maxTokenBytes: number;
   private readonly now: () => number;
   /**
-   * Token strings known to carry a valid signature (signed here, or verified), least recently used first. Every
-   * authenticated request adds one and removes one: a ChurnMap, so that they die young (src/churn-map.ts).
+   * Token strings known to carry a valid signature (signed here, or verified), oldest first; when it is full the
+   * oldest goes, and a token still in use then costs one full verification to come back. A hit writes nothing:
+   * with single-use tokens the caller forgets the token a moment later, and with TOKEN_ROTATION=off a
+   * least-recently-used order would save one verification per KNOWN_TOKENS new tokens at the price of two writes
+   * per request. Every single-use request adds one entry and removes one: a ChurnMap, so that they die young
+   * (src/churn-map.ts).
    */
   private readonly known = new ChurnMap<string, AccessClaims>();
 
@@ -200,10 +204,9 @@ export class TokenService {
     if (token.length > this.maxTokenBytes) throw invalid();
     const known = this.known.get(token);
     if (known !== undefined) {
+      if (known.exp > this.now()) return known;
       this.known.delete(token);
-      if (known.exp <= this.now()) throw invalid();
-      this.known.set(token, known);
-      return known;
+      throw invalid();
     }
     const claims = await this.verifyFully(token);
     this.remember(token, claims);
