@@ -103,4 +103,17 @@ describe('the server bundle (scripts/bundle.ts)', () => {
     );
     assert.deepEqual([...loaded].sort(), ['@fastify/swagger-ui', 'better-sqlite3', 'pg-native']);
   });
+
+  it('writes the server as ASCII without comments, so that V8 holds its source as one byte per character', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const result = await build({ ...serverBuild(root), write: false });
+    const server = result.outputFiles.find((file) => file.path.endsWith(`${path.sep}server.js`));
+    assert.ok(server);
+    assert.deepEqual(server.text.match(/[\u0080-\u{10ffff}]/gu), null);
+    // Whitespace-minified: a few hundred lines (the multi-line template literals of the packages), not 100,000.
+    assert.ok(server.text.split('\n').length < 5000);
+    // The licence comments are kept, in a file of their own.
+    const legal = result.outputFiles.find((file) => file.path.endsWith('server.js.LEGAL.txt'));
+    assert.match(legal?.text ?? '', /@license MIT/);
+  });
 });
