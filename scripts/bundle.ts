@@ -11,10 +11,17 @@ import { build, type BuildOptions, type Plugin } from 'esbuild';
 
 /**
  * Loaded from node_modules at run time: the packages with a native addon (found beside the package), an optional
- * one, and the Swagger UI plugin, which serves files from its own folder and measured about 5 MB more resident
- * memory bundled than loaded as it is.
+ * one, the Swagger UI plugin, which serves files from its own folder and measured about 5 MB more resident
+ * memory bundled than loaded as it is, and the common-password list, which is read once and then dropped from
+ * the module cache (src/services/common-passwords.ts): bundled, its data would stay in the bundle's scope.
  */
-export const EXTERNAL = ['better-sqlite3', '@node-rs/argon2', 'pg-native', '@fastify/swagger-ui'];
+export const EXTERNAL = [
+  'better-sqlite3',
+  '@node-rs/argon2',
+  'pg-native',
+  '@fastify/swagger-ui',
+  '@zxcvbn-ts/language-common',
+];
 
 /**
  * What a bundled CommonJS module needs from an ES module bundle: `require` (for Node's built-in modules, which

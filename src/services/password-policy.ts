@@ -1,5 +1,5 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
 import { DomainError } from '../errors.js';
+import { type CommonPasswords, loadCommonPasswords } from './common-passwords.js';
 
 export interface PasswordPolicyOptions {
   minLength: number;
@@ -31,11 +31,11 @@ function length(text: string): number {
  * the username; no composition rules. Usernames: 4–64 characters after NFKC, no control characters or spaces.
  */
 export class PasswordPolicy {
-  private readonly common: Set<string>;
+  private readonly common: CommonPasswords;
 
   constructor(private readonly options: PasswordPolicyOptions) {
-    const list = dictionary['passwords-common'];
-    this.common = new Set(list.filter((p) => length(p) >= options.minLength).map((p) => p.toLowerCase()));
+    // Shorter ones are refused by their length anyway.
+    this.common = loadCommonPasswords((p) => length(p) >= options.minLength);
   }
 
   get minLength(): number {
@@ -67,7 +67,7 @@ export class PasswordPolicy {
         message: `password must be ${this.options.minLength}-${this.options.maxLength} characters long`,
       });
     }
-    if (this.common.has(password.toLowerCase())) {
+    if (this.common.has(password)) {
       throw new DomainError('weak_password', { message: 'password is too common; choose another' });
     }
   }
