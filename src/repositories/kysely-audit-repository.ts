@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { DatabaseSchema } from '../db/database.js';
 import { StoreUnavailableError } from '../errors.js';
 import type {
@@ -23,21 +23,30 @@ function parseDetail(text: string | null): AuditDetail | null {
 
 /** Audit events in SQLite or PostgreSQL, through the same Kysely queries. */
 export class KyselyAuditRepository implements AuditRepository {
-  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+  /**
+   * The insert of every login, logout and sign-up, built and compiled once (Kysely would build the query tree
+   * and compile it on each call); each call binds its values, in the columns' order here.
+   */
+  private readonly insert: CompiledQuery;
+
+  constructor(private readonly db: Kysely<DatabaseSchema>) {
+    this.insert = db
+      .insertInto('audit_events')
+      .values({ at: '', event: '', user_id: null, username: null, ip: null, detail: null })
+      .compile();
+  }
 
   async append(event: AuditEvent, at: Date): Promise<void> {
+    const parameters = [
+      at.toISOString(),
+      event.event,
+      event.userId ?? null,
+      event.username ?? null,
+      event.ip ?? null,
+      event.detail ? JSON.stringify(event.detail) : null,
+    ];
     try {
-      await this.db
-        .insertInto('audit_events')
-        .values({
-          at: at.toISOString(),
-          event: event.event,
-          user_id: event.userId ?? null,
-          username: event.username ?? null,
-          ip: event.ip ?? null,
-          detail: event.detail ? JSON.stringify(event.detail) : null,
-        })
-        .execute();
+      await this.db.executeQuery({ ...this.insert, parameters });
     } catch (error) {
       throw new StoreUnavailableError(error);
     }

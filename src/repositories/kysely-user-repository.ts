@@ -58,20 +58,44 @@ export class KyselyUserRepository implements UserRepository {
    * query tree and compile it to SQL on each call. Only the parameter changes between calls.
    */
   private readonly byId: CompiledQuery<User>;
+  /** The look-up of every login, compiled once in the same way. */
+  private readonly byUsernameKey: CompiledQuery<UserWithHash>;
 
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
     private readonly now: () => Date = () => new Date(),
     /** Undefined: no deadline (SQLite, see deadlineFor). */
     private readonly deadlineMs: number | undefined = DEFAULT_DEADLINE_MS,
-    /** The database's synchronous reader (`Database.readRow`, SQLite): `findById` runs on it when given. */
+    /** The database's synchronous reader (`Database.readRow`, SQLite): the two look-ups run on it when given. */
     private readonly readRow?: RowReader,
   ) {
     this.byId = db.selectFrom('users').select(['id', 'username']).where('id', '=', 0).compile();
+    this.byUsernameKey = db
+      .selectFrom('users')
+      .select(['id', 'username', 'password_hash as passwordHash'])
+      .where('username_key', '=', '')
+      .compile();
   }
 
   private guarded<T>(work: () => Promise<T>): Promise<T> {
     return withinDeadline(this.deadlineMs, work);
+  }
+
+  /** The first row of a query compiled once, with this call's parameters. */
+  private readOne<T>(query: CompiledQuery<T>, parameters: readonly unknown[]): Promise<T | undefined> {
+    if (this.readRow) {
+      // Without Kysely's connection lock and promises: these run on every authenticated request and every
+      // login. SQLite answers synchronously anyway, so no deadline is lost.
+      try {
+        return Promise.resolve(this.readRow(query, parameters));
+      } catch (error) {
+        return Promise.reject(translate(error));
+      }
+    }
+    return this.guarded(async () => {
+      const { rows } = await this.db.executeQuery<T>({ ...query, parameters });
+      return rows[0];
+    });
   }
 
   create(user: NewUser): Promise<User> {
@@ -92,19 +116,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   findById(id: number): Promise<User | undefined> {
-    if (this.readRow) {
-      // The same compiled query, without Kysely's connection lock and promises: this runs on every
-      // authenticated request. SQLite answers synchronously anyway, so no deadline is lost.
-      try {
-        return Promise.resolve(this.readRow(this.byId, [id]));
-      } catch (error) {
-        return Promise.reject(translate(error));
-      }
-    }
-    return this.guarded(async () => {
-      const { rows } = await this.db.executeQuery<User>({ ...this.byId, parameters: [id] });
-      return rows[0];
-    });
+    return this.readOne(this.byId, [id]);
   }
 
   findWithHashById(id: number): Promise<UserWithHash | undefined> {
@@ -121,13 +133,7 @@ export class KyselyUserRepository implements UserRepository {
     // No stored username can hold a NUL (the policy refuses control characters), and PostgreSQL would fail the
     // query on one: a login, or a CLI look-up, with such a name is simply not found.
     if (key.includes('\u0000')) return Promise.resolve(undefined);
-    return this.guarded(() =>
-      this.db
-        .selectFrom('users')
-        .select(['id', 'username', 'password_hash as passwordHash'])
-        .where('username_key', '=', key)
-        .executeTakeFirst(),
-    );
+    return this.readOne(this.byUsernameKey, [key]);
   }
 
   update(id: number, changes: UserChanges): Promise<User | undefined> {
