@@ -64,8 +64,8 @@ export class ServerProcess {
   }
 
   /**
-   * Starts the server as `npm start` does (`node <its flags> dist/server.js`; `nodeArgs` come after its flags, so
-   * they win), with exactly `env` (plus PATH and HOME).
+   * Starts the server as `npm start` does (its environment settings, `node <its flags> dist/server.js`; `nodeArgs`
+   * come after its flags and `env` after its settings, so they win), with exactly `env` (plus PATH and HOME).
    */
   static async keyward(
     name: string,
@@ -79,7 +79,13 @@ export class ServerProcess {
       [...START.nodeArgs, ...(options.nodeArgs ?? []), path.join(ROOT, START.entry)],
       {
         cwd: options.cwd,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port) },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          ...START.env,
+          ...env,
+          PORT: String(port),
+        },
         stdio: ['ignore', log, log],
       },
     );

@@ -221,9 +221,15 @@ describe('the server process over TCP', { timeout: 6 * START_TIMEOUT_MS }, () =>
     assert.deepEqual(server.listening(), []);
   });
 
-  it("runs with npm start's V8 flags: the young generation stays at 2 × 1 MB under load", async () => {
+  it("runs with npm start's V8 flags and malloc setting: the young generation stays at 2 × 1 MB under load", async () => {
     assert.deepEqual(startCommand(ROOT).nodeArgs, ['--max-semi-space-size=1']);
     const server = await ServerProcess.start();
+    // And with its malloc setting (glibc reads it when the process starts; see docs/deployment.md).
+    assert.deepEqual(startCommand(ROOT).env, { MALLOC_MMAP_THRESHOLD_: '131072' });
+    if (process.platform === 'linux') {
+      const environ = readFileSync(`/proc/${server.pid}/environ`, 'utf8').split('\0');
+      assert.ok(environ.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the server process has the setting');
+    }
     const base = server.url;
     const tokens: string[] = [];
     for (let i = 0; i < 8; i += 1) {

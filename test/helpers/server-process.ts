@@ -14,7 +14,7 @@ const TSX_LOADER = import.meta.resolve('tsx');
 const START = startCommand(ROOT);
 
 /**
- * The server as users run it (`npm start`'s `node <flags> dist/server.js`) when the build is up to date (`npm test`
+ * The server as users run it (`npm start`'s settings and `node <flags> dist/server.js`) when the build is up to date (`npm test`
  * builds first), otherwise the sources through tsx with the same flags, so that a single test file run after an
  * edit still tests the edit.
  */
@@ -84,6 +84,7 @@ export class ServerProcess {
     const ownsDataDir = env.DATA_DIR === undefined;
     const dataDir = env.DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'keyward-e2e-'));
     const merged: Record<string, string | undefined> = {
+      ...START.env,
       PATH: process.env.PATH,
       // tsx looks for tsconfig.json from the working directory, which is the data directory (so that no
       // stray .env in the checkout leaks into the test).
