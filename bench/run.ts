@@ -332,7 +332,10 @@ async function measure(
     targets.map((t) => [t.name, { results: [], cpuSeconds: 0, loopCpuSeconds: 0 }]),
   );
   for (let round = 0; round < timing.rounds; round++) {
-    for (const target of targets) {
+    // Each round starts one target further on. In a fixed order a target would always follow the same one, and
+    // what a phase leaves behind (the load client's garbage, the caches) would always land on it.
+    for (let i = 0; i < targets.length; i++) {
+      const target = targets[(i + round) % targets.length] as Target;
       const { result, cpu } = await runOnce(
         client,
         target,
