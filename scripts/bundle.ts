@@ -69,10 +69,11 @@ const COMMON = {
   // needs it), so its size is resident memory, and one character beyond Latin-1 would make V8 store all of it as
   // UTF-16, twice the bytes. Without comments or indentation, and with the licence comments in a file of their own
   // (server.js.LEGAL.txt), the 4 MB of source that were held as 7.9 MB of UTF-16 are 2.8 MB of one-byte text.
-  // Identifiers are not minified, so stack traces and log lines keep their names. No keepNames: it wraps every function expression in a call that redefines its `name`, at
-  // each creation, closures made per request included; it cost 8-16 µs of CPU per GET /user (rotation off, in
-  // alternating profile runs). Without it, only a class or function whose name clashes with another's in the
-  // bundle is renamed, with a number (pg's DatabaseError is DatabaseError2 in a log's `err.type`).
+  // Identifiers are not minified, so stack traces and log lines keep their names. No keepNames: it wraps every
+  // function expression in a call that redefines its `name`, at each creation, closures made per request
+  // included; it cost 8-16 µs of CPU per GET /user (rotation off, in alternating profile runs). Without it, only
+  // a class or function whose name clashes with another's in the bundle is renamed, with a number (pg's
+  // DatabaseError is DatabaseError2 in a log's `err.type`).
   keepNames: false,
   minifyWhitespace: true,
   charset: 'ascii',
