@@ -13,10 +13,6 @@ function translate(error: unknown): Error {
   return new StoreUnavailableError(error);
 }
 
-function rethrow(error: unknown): never {
-  throw translate(error);
-}
-
 /**
  * How long one repository call may take before it is answered as a store outage (SPEC §7: a 503 within 2 s).
  * The driver's own timeouts bound each step (getting a connection, running the query), but a request queued
@@ -45,7 +41,7 @@ async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Pro
     return await Promise.race([work(), deadline]);
   } catch (error) {
     if (error instanceof DomainError) throw error;
-    rethrow(error);
+    throw translate(error);
   } finally {
     clearTimeout(timer);
   }

@@ -6,7 +6,7 @@ import { migrateToLatest } from '../../src/db/migrator.js';
 import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
 import { userRepositoryContract } from './user-repository-contract.js';
 
-/** The contract on SQLite, with or without the synchronous reader that the server gives `findById`. */
+/** The contract on SQLite, with or without the synchronous reader that the server gives its two look-ups. */
 async function onSqlite(title: string, withReader: boolean): Promise<void> {
   await userRepositoryContract(title, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'keyward-repo-'));
@@ -32,4 +32,4 @@ async function onSqlite(title: string, withReader: boolean): Promise<void> {
 }
 
 await onSqlite('KyselyUserRepository on SQLite', false);
-await onSqlite("KyselyUserRepository on SQLite, findById on the database's synchronous reader", true);
+await onSqlite("KyselyUserRepository on SQLite, the look-ups on the database's synchronous reader", true);
