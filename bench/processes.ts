@@ -96,10 +96,28 @@ export class ServerProcess {
   }
 
   /** Starts the bare node:http server. */
-  static async bare(): Promise<ServerProcess> {
-    const child = spawn(process.execPath, [...TSX, path.join(ROOT, 'bench', 'bare-server.ts')], {
+  static bare(): Promise<ServerProcess> {
+    return ServerProcess.reference('bare node:http', 'bare-server.ts', {});
+  }
+
+  /** Starts the floor server (bench/floor-server.ts) for `FLOOR=mode`, on the given Redis. */
+  static floor(mode: 'off' | 'single-use', redisUrl: string, prefix: string): Promise<ServerProcess> {
+    return ServerProcess.reference(`floor ${mode}`, 'floor-server.ts', {
+      FLOOR: mode,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+    });
+  }
+
+  /** A reference server of the bench (a script in bench/ that prints `{"port":N}` once listening). */
+  private static async reference(
+    name: string,
+    script: string,
+    env: Record<string, string>,
+  ): Promise<ServerProcess> {
+    const child = spawn(process.execPath, [...TSX, path.join(ROOT, 'bench', script)], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const port = await new Promise<number>((resolve, reject) => {
@@ -110,10 +128,10 @@ export class ServerProcess {
         if (text.includes('\n') && line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
       });
       child.once('exit', (code) => {
-        reject(new Error(`bare server exited with ${String(code)}`));
+        reject(new Error(`${name} exited with ${String(code)}`));
       });
     });
-    return new ServerProcess('bare node:http', child, `http://127.0.0.1:${port}`, undefined);
+    return new ServerProcess(name, child, `http://127.0.0.1:${port}`, undefined);
   }
 
   private async waitReady(): Promise<void> {

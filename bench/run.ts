@@ -257,6 +257,20 @@ async function keywardTarget(server: ServerProcess, firstUser: number): Promise<
   return target;
 }
 
+/**
+ * The floor server (bench/floor-server.ts) for the two throughput targets' configuration (Redis, EdDSA): the
+ * store round trip, and for single-use tokens the signature, with Keyward's own parts and nothing else.
+ */
+async function startFloor(config: BenchConfig, floorMode: 'off' | 'single-use'): Promise<Target | undefined> {
+  if (config.store !== 'redis' || config.alg !== 'EdDSA') return undefined;
+  const prefix = redisPrefix(`floor${floorMode}`);
+  redisPrefixes.push(prefix);
+  writeOwner();
+  const server = await ServerProcess.floor(floorMode, REDIS_URL, prefix);
+  servers.push(server);
+  return bareTarget(server);
+}
+
 function bareTarget(server: ServerProcess): Target {
   return { name: server.name, server, tokens: Array.from({ length: CONNECTIONS }, () => 'x'), users: [] };
 }
@@ -412,11 +426,14 @@ function addRow(row: Row): Row {
   const ratio = bare
     ? ` = ${((keyward.rps / bare.rps) * 100).toFixed(1)}% of bare (${bare.rps.toFixed(0)})`
     : '';
+  const floorRatio = row.floor
+    ? `, floor ${row.floor.rps.toFixed(0)} (${row.floor.cpuUsPerRequest.toFixed(0)} µs CPU/req)`
+    : '';
   const hasherRatio = hasher
     ? `, ${((keyward.rps / hasher.perSecond) * 100).toFixed(1)}% of the hasher alone at ${hasher.concurrency} (${hasher.perSecond.toFixed(1)}/s)`
     : '';
   log(
-    `${row.scenario} [${row.config}] ${keyward.rps.toFixed(0)} req/s${ratio}${hasherRatio}, ` +
+    `${row.scenario} [${row.config}] ${keyward.rps.toFixed(0)} req/s${ratio}${floorRatio}${hasherRatio}, ` +
       `p50 ${keyward.p50Ms.toFixed(2)} ms, p99 ${keyward.p99Ms.toFixed(2)} ms, ` +
       `errors ${keyward.non2xx + keyward.socketErrors}, ${keyward.cpuUsPerRequest.toFixed(0)} µs CPU/req ` +
       `(event loop ${keyward.loopUsPerRequest.toFixed(0)})`,
@@ -492,7 +509,10 @@ async function runConfig(
     const base = { config: label, server: server.name };
     for (const scenario of perRequest) {
       if (scenario === 'get-user' || scenario === 'validate') {
-        const m = await measure(client, [bare, kw], chained(scenario), CONNECTIONS, PLAN.fast);
+        const floor = scenario === 'get-user' ? await startFloor(config, 'single-use') : undefined;
+        const targets = floor ? [bare, floor, kw] : [bare, kw];
+        const m = await measure(client, targets, chained(scenario), CONNECTIONS, PLAN.fast);
+        if (floor) await stopServer(floor.server);
         const name =
           scenario === 'get-user' ? 'GET /user, single-use tokens' : 'POST /validate_token (chained)';
         addRow({
@@ -501,6 +521,7 @@ async function runConfig(
           connections: CONNECTIONS,
           keyward: need(m, kw),
           bare: need(m, bare),
+          floor: floor ? need(m, floor) : undefined,
         });
       } else if (scenario === 'login') {
         // Users 100… log in, so that the chained loops' sessions (users 0…15) are left alone.
@@ -553,7 +574,10 @@ async function runConfig(
   if (offServer) {
     const server = offServer;
     const kw = await keywardTarget(server, 0);
-    const m = await measure(client, [bare, kw], chained('get-user'), CONNECTIONS, PLAN.fast);
+    const floor = await startFloor(config, 'off');
+    const targets = floor ? [bare, floor, kw] : [bare, kw];
+    const m = await measure(client, targets, chained('get-user'), CONNECTIONS, PLAN.fast);
+    if (floor) await stopServer(floor.server);
     addRow({
       scenario: 'GET /user, TOKEN_ROTATION=off',
       config: label,
@@ -561,6 +585,7 @@ async function runConfig(
       server: server.name,
       keyward: need(m, kw),
       bare: need(m, bare),
+      floor: floor ? need(m, floor) : undefined,
     });
     await stopServer(server);
   }
