@@ -3,6 +3,7 @@
 // same work on both. Prints `{"port":N}` once listening.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { serveReference } from './reference-server.js';
 
 const body = Buffer.from(
   JSON.stringify({
@@ -19,13 +20,4 @@ const server = http.createServer((request, response) => {
   });
   request.resume();
 });
-server.keepAliveTimeout = 60_000;
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-});
-process.on('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-});
+serveReference(server);

@@ -20,6 +20,7 @@ import { ChurnMap } from '../src/churn-map.js';
 import { createRedisClient } from '../src/stores/redis-client.js';
 import { RedisTokenStore } from '../src/stores/redis-token-store.js';
 import type { TokenRef } from '../src/stores/token-store.js';
+import { serveReference } from './reference-server.js';
 
 const mode = process.env.FLOOR;
 if (mode !== 'off' && mode !== 'single-use') throw new Error('FLOOR must be off or single-use');
@@ -108,14 +109,4 @@ const server = http.createServer((request, response) => {
   });
   request.resume();
 });
-server.keepAliveTimeout = 60_000;
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-});
-process.on('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-  process.exit(0);
-});
+serveReference(server);
