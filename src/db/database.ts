@@ -90,32 +90,71 @@ function withPing(db: Kysely<DatabaseSchema>, dialect: Dialect, readRow?: RowRea
 
 const STATEMENT_CACHE_SIZE = 256;
 
+/** better-sqlite3 for Kysely's SqliteDialect, plus the synchronous reader behind Database.readRow. */
+interface SqliteConnection extends SqliteDatabase {
+  readRow: RowReader;
+}
+
 /**
  * better-sqlite3 with its statements prepared once per SQL text. Kysely's SqliteDialect prepares on every query,
  * which cost about as much as running the indexed user look-up itself (scratch measurement: 30 → 13 µs a
  * query). Kysely's queries are a handful of fixed texts, so the cache stays small; a statement still being
  * iterated is never handed out twice.
+ *
+ * `readRow` reads in one snapshot per event-loop turn. Outside a transaction every SQLite statement takes and drops
+ * the WAL read lock, two `fcntl` calls that were 4.4 of the 5.4 µs of a user look-up here (docs/performance.md);
+ * a loaded server runs several look-ups per turn (the Redis replies of a turn arrive together), so the first one
+ * opens a read transaction and the turn's end (setImmediate) commits it. Any other statement on the connection
+ * (every Kysely query, a write above all) commits it first, so this process always reads its own writes; another
+ * process's writes (the CLI, other workers) are seen from the next turn on, as they would be by a look-up that
+ * had started a moment earlier. Inside a transaction someone else opened, reads simply run in it.
  */
-function preparedOnce(sqlite: SQLite.Database): SqliteDatabase {
+function preparedOnce(sqlite: SQLite.Database): SqliteConnection {
   const statements = new Map<string, SQLite.Statement>();
+  const statement = (text: string): SQLite.Statement => {
+    let prepared = statements.get(text);
+    if (prepared === undefined || prepared.busy) {
+      prepared = sqlite.prepare(text);
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+      statements.set(text, prepared);
+    }
+    return prepared;
+  };
+  const begin = sqlite.prepare('BEGIN');
+  const commit = sqlite.prepare('COMMIT');
+  let snapshot = false;
+  // A call, not a property read: TypeScript would keep a narrowed `inTransaction` across the COMMIT below.
+  const inTransaction = (): boolean => sqlite.inTransaction;
+  const endSnapshot = (): void => {
+    if (!snapshot) return;
+    snapshot = false;
+    if (!inTransaction()) return;
+    try {
+      commit.run();
+    } catch {
+      // Ending a transaction that only read cannot lose anything; never leave it open (it would pin the snapshot).
+      if (inTransaction()) sqlite.exec('ROLLBACK');
+    }
+  };
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      endSnapshot();
+      sqlite.close();
+    },
     prepare: (text: string) => {
-      let statement = statements.get(text);
-      if (statement === undefined || statement.busy) {
-        statement = sqlite.prepare(text);
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-        statements.set(text, statement);
+      endSnapshot();
+      return statement(text);
+    },
+    // A read's statement is never busy: `get` does not iterate.
+    readRow: <T>(query: CompiledQuery<T>, parameters: readonly unknown[]) => {
+      if (!snapshot && !inTransaction()) {
+        begin.run();
+        snapshot = true;
+        setImmediate(endSnapshot);
       }
-      return statement;
+      return (statement(query.sql) as SQLite.Statement<unknown[], T>).get(...parameters);
     },
   };
-}
-
-/** Database.readRow over the statement cache (a read's statement is never busy: `get` does not iterate). */
-function rowReader(database: SqliteDatabase): RowReader {
-  return <T>(query: CompiledQuery<T>, parameters: readonly unknown[]) =>
-    (database.prepare(query.sql) as SQLite.Statement<unknown[], T>).get(...parameters);
 }
 
 /**
@@ -135,7 +174,7 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
     return withPing(
       new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database }) }),
       'sqlite',
-      rowReader(database),
+      database.readRow,
     );
   }
   const timeouts = { ...POSTGRES_DEFAULTS, ...options };
