@@ -271,6 +271,26 @@ async function startFloor(config: BenchConfig, floorMode: 'off' | 'single-use'):
   return bareTarget(server);
 }
 
+/** A chained scenario on the bare server and Keyward, with the floor server beside them where it applies. */
+async function measureChained(
+  client: ClientProcess,
+  config: BenchConfig,
+  targets: Target[],
+  kind: 'get-user' | 'validate',
+  floorMode: 'off' | 'single-use' | undefined,
+): Promise<{ m: Map<string, Figures>; floor: Target | undefined }> {
+  const floor = floorMode ? await startFloor(config, floorMode) : undefined;
+  const m = await measure(
+    client,
+    floor ? [...targets, floor] : targets,
+    chained(kind),
+    CONNECTIONS,
+    PLAN.fast,
+  );
+  if (floor) await stopServer(floor.server);
+  return { m, floor };
+}
+
 function bareTarget(server: ServerProcess): Target {
   return { name: server.name, server, tokens: Array.from({ length: CONNECTIONS }, () => 'x'), users: [] };
 }
@@ -509,10 +529,8 @@ async function runConfig(
     const base = { config: label, server: server.name };
     for (const scenario of perRequest) {
       if (scenario === 'get-user' || scenario === 'validate') {
-        const floor = scenario === 'get-user' ? await startFloor(config, 'single-use') : undefined;
-        const targets = floor ? [bare, floor, kw] : [bare, kw];
-        const m = await measure(client, targets, chained(scenario), CONNECTIONS, PLAN.fast);
-        if (floor) await stopServer(floor.server);
+        const floorMode = scenario === 'get-user' ? 'single-use' : undefined;
+        const { m, floor } = await measureChained(client, config, [bare, kw], scenario, floorMode);
         const name =
           scenario === 'get-user' ? 'GET /user, single-use tokens' : 'POST /validate_token (chained)';
         addRow({
@@ -574,10 +592,7 @@ async function runConfig(
   if (offServer) {
     const server = offServer;
     const kw = await keywardTarget(server, 0);
-    const floor = await startFloor(config, 'off');
-    const targets = floor ? [bare, floor, kw] : [bare, kw];
-    const m = await measure(client, targets, chained('get-user'), CONNECTIONS, PLAN.fast);
-    if (floor) await stopServer(floor.server);
+    const { m, floor } = await measureChained(client, config, [bare, kw], 'get-user', 'off');
     addRow({
       scenario: 'GET /user, TOKEN_ROTATION=off',
       config: label,
