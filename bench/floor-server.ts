@@ -1,25 +1,26 @@
 // The floor under the two throughput targets: a bare node:http server that does, per chained `GET /user`, only the
 // work those targets cannot do without, with Keyward's own parts, and nothing else (no framework, no user look-up,
-// no logging, no metrics, no validation beyond a map look-up):
+// no logging, no metrics, no input checks):
 //
 //   FLOOR=off         one store round trip: Keyward's RedisTokenStore.check (its Lua script, its Redis client
 //                     with the per-turn batching), then the fixed answer carrying the same token.
-//   FLOOR=single-use  that round trip as RedisTokenStore.consume, sent while the next token's Ed25519 signature
-//                     runs on libuv's thread pool (node:crypto's callback API, the key parsed once), then the
-//                     answer carrying the new token.
+//   FLOOR=single-use  that round trip as RedisTokenStore.consume, sent while Keyward's TokenService signs the next
+//                     token (Ed25519 on libuv's thread pool, the key parsed once), then the answer carrying it.
 //
-// Tokens are JWS strings of Keyward's shape and length; the server knows the ones it signed by their exact string
-// (as Keyward's token memory does), so a presented token is never parsed. A token it does not know (the first
-// request of each loop) starts a session with RedisTokenStore.createSession. Keyward's `GET /user` figure divided
-// by this server's is what Keyward's own layers cost; this server's divided by the bare server's is what the
-// platform leaves for the target. Env: PORT, FLOOR, REDIS_URL, REDIS_KEY_PREFIX. Prints `{"port":N}` once
-// listening.
-import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
+// Tokens are Keyward's own, from its TokenService (a generated Ed25519 key): a presented token is found in its token
+// memory by its exact string, as in Keyward. A token it does not know (the first request of each loop) starts a
+// session with RedisTokenStore.createSession. Keyward's `GET /user` figure divided by this server's is what
+// Keyward's own layers cost (Fastify, the session service, the user look-up, logging, metrics); this server's
+// divided by the bare server's is what the platform leaves for the target. Env: PORT, FLOOR, REDIS_URL,
+// REDIS_KEY_PREFIX. Prints `{"port":N}` once listening.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { ChurnMap } from '../src/churn-map.js';
+import os from 'node:os';
+import path from 'node:path';
+import { loadKeySet } from '../src/services/signing-keys.js';
+import { TokenService, type AccessClaims } from '../src/services/token-service.js';
 import { createRedisClient } from '../src/stores/redis-client.js';
 import { RedisTokenStore } from '../src/stores/redis-token-store.js';
-import type { TokenRef } from '../src/stores/token-store.js';
 import { serveReference } from './reference-server.js';
 
 const mode = process.env.FLOOR;
@@ -27,38 +28,23 @@ if (mode !== 'off' && mode !== 'single-use') throw new Error('FLOOR must be off 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = process.env.REDIS_KEY_PREFIX ?? 'kwfloor';
 
-const TTL_MS = 15 * 60_000;
 const store = new RedisTokenStore(createRedisClient({ url: redisUrl, commandTimeoutMs: 2000 }), prefix, {
   idleTtlMs: 24 * 3600_000,
   maxTtlMs: 30 * 24 * 3600_000,
   refreshReuseWindowMs: 0,
 });
 const { privateKey } = generateKeyPairSync('ed25519');
-const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const header = `${b64({ alg: 'EdDSA', typ: 'at+jwt', kid: randomUUID() })}.`;
-const known = new ChurnMap<string, TokenRef>();
-
-function signToken(ref: TokenRef, expiresAt: number): Promise<string> {
-  const iat = Math.floor(Date.now() / 1000);
-  const input =
-    header +
-    b64({
-      iss: 'keyward',
-      aud: 'keyward',
-      sub: String(ref.userId),
-      user_id: ref.userId,
-      sid: ref.sid,
-      jti: ref.jti,
-      iat,
-      exp: Math.floor(expiresAt / 1000),
-    });
-  return new Promise((resolve, reject) => {
-    sign(null, Buffer.from(input, 'latin1'), privateKey, (error, signature) => {
-      if (error) reject(error);
-      else resolve(`${input}.${signature.toString('base64url')}`);
-    });
-  });
-}
+const tokens = new TokenService({
+  // The key is given as JWT_PRIVATE_KEY would give it; the keys directory is never created.
+  keys: loadKeySet({
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    keysDir: path.join(os.tmpdir(), `kw-floor-no-keys-${randomUUID()}`),
+  }),
+  issuer: 'keyward',
+  audience: 'keyward',
+  accessTtlSec: 15 * 60,
+  maxTokenBytes: 4096,
+});
 
 function answer(response: http.ServerResponse, status: number, token: string | undefined): void {
   const body = status === 200 ? JSON.stringify({ user: { id: 1, username: 'bench_0' }, token }) : '{}';
@@ -70,30 +56,29 @@ function answer(response: http.ServerResponse, status: number, token: string | u
 }
 
 async function startChain(): Promise<string> {
-  const now = Date.now();
-  const ref: TokenRef = { userId: 1, sid: randomUUID(), jti: randomUUID() };
-  const grant = { jti: ref.jti, expiresAt: now + TTL_MS };
-  const session = { userId: ref.userId, sid: ref.sid, userAgent: '', ip: '127.0.0.1', token: grant };
-  await store.createSession(session, now);
-  const token = await signToken(ref, grant.expiresAt);
-  known.set(token, ref);
-  return token;
+  const sid = randomUUID();
+  const issued = tokens.issue(1, sid);
+  const grant = { jti: issued.jti, expiresAt: issued.expiresAt };
+  await store.createSession({ userId: 1, sid, userAgent: '', ip: '127.0.0.1', token: grant }, Date.now());
+  return issued.token;
 }
 
 async function handle(authorization: string | undefined): Promise<[number, string | undefined]> {
   const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : '';
-  const ref = known.get(token);
-  if (ref === undefined) return [200, await startChain()];
-  const now = Date.now();
-  if (mode === 'off') return (await store.check(ref, now)) ? [200, token] : [401, undefined];
-  const next: TokenRef = { userId: ref.userId, sid: ref.sid, jti: randomUUID() };
-  const grant = { jti: next.jti, expiresAt: now + TTL_MS };
-  const signed = signToken(next, grant.expiresAt);
-  known.delete(token);
-  const [consumed, nextToken] = await Promise.all([store.consume(ref, grant, now), signed]);
-  if (!consumed) return [401, undefined];
-  known.set(nextToken, next);
-  return [200, nextToken];
+  let claims: AccessClaims;
+  try {
+    claims = await tokens.verify(token);
+  } catch {
+    return [200, await startChain()];
+  }
+  if (mode === 'off') return (await store.check(claims, Date.now())) ? [200, token] : [401, undefined];
+  const next = tokens.issue(claims.userId, claims.sid);
+  tokens.forget(token);
+  const grant = { jti: next.jti, expiresAt: next.expiresAt };
+  const [consumed, nextToken] = await Promise.all([store.consume(claims, grant, Date.now()), next.token]);
+  if (consumed) return [200, nextToken];
+  tokens.discard(next);
+  return [401, undefined];
 }
 
 const server = http.createServer((request, response) => {
