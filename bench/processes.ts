@@ -66,17 +66,18 @@ export class ServerProcess {
   /**
    * Starts the server as `npm start` does (its environment settings, `node <its flags> dist/server.js`; `nodeArgs`
    * come after its flags and `env` after its settings, so they win), with exactly `env` (plus PATH and HOME).
+   * `root` is the checkout whose `dist/server.js` runs (this one by default; `--ab` runs another one beside it).
    */
   static async keyward(
     name: string,
     env: Record<string, string>,
-    options: { cwd: string; logFile: string; nodeArgs?: string[] },
+    options: { cwd: string; logFile: string; nodeArgs?: string[]; root?: string },
   ): Promise<ServerProcess> {
     const port = await freePort();
     const log = openSync(options.logFile, 'a');
     const child = spawn(
       process.execPath,
-      [...START.nodeArgs, ...(options.nodeArgs ?? []), path.join(ROOT, START.entry)],
+      [...START.nodeArgs, ...(options.nodeArgs ?? []), path.join(options.root ?? ROOT, START.entry)],
       {
         cwd: options.cwd,
         env: {

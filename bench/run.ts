@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick | --scale | --profile[=seconds]] [--no-build] [--no-scale] [--keep-tmp]`:
+// `npm run bench [-- --quick | --scale | --profile[=seconds] | --ab=DIR] [--no-build] [--no-scale] [--keep-tmp]`:
 // Keyward against a bare node:http server, same client, same run. See docs/performance.md for what is
 // measured and how to read it.
 import { execFile, spawnSync } from 'node:child_process';
@@ -31,7 +31,10 @@ const USAGE = `usage: npm run bench -- [options]
   --scale            only the scale check (1k vs 100k users, 1k vs 100k live sessions); writes bench/results.scale.*
   --profile[=S]      only GET /user (chained, Redis, EdDSA) for S seconds (default 15) with --cpu-prof on the
                      server; writes bench/.tmp/profiles/*.cpuprofile and bench/.tmp/profile-summary-*.md
-  --rotation-off     with --profile: the server runs with TOKEN_ROTATION=off
+  --ab=DIR           only GET /user (chained, Redis, EdDSA): this checkout's build against the build of another
+                     checkout in DIR (e.g. a git worktree of the previous commit, built), with the floor server,
+                     alternating in 6 rounds of 4 s; prints each one's req/s and CPU per request
+  --rotation-off     with --profile or --ab: the servers run with TOKEN_ROTATION=off
   --no-scale         full run without the scale check
   --no-build         use dist/ as it is (the full run rebuilds otherwise)
   --keep-tmp         keep bench/.tmp/run-*/ (databases, keys, server logs)
@@ -40,7 +43,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 const args = process.argv.slice(2);
 const KNOWN =
-  /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|rotation-off|log-level=\w+|node-args=\S+|help)$/;
+  /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|ab=\S+|rotation-off|log-level=\w+|node-args=\S+|help)$/;
 const unknown = args.filter((a) => !KNOWN.test(a));
 if (unknown.length > 0 || args.includes('--help')) {
   if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(' ')}`);
@@ -55,12 +58,14 @@ const keepTmp = args.includes('--keep-tmp');
 const profileMode = args.some((a) => a === '--profile' || a.startsWith('--profile='));
 const profileSeconds = Number(option('profile') ?? 15);
 const profileRotationOff = args.includes('--rotation-off');
+/** `--ab=DIR`: the other checkout whose build runs beside this one's. */
+const abRoot = option('ab');
 const scaleOnly = args.includes('--scale');
 const withScale = scaleOnly || (!quick && !args.includes('--no-scale'));
 const logLevel = option('log-level') ?? 'warn';
 /** Extra flags for every Keyward process (`--node-args=--max-semi-space-size=2,--other`), to try V8 settings. */
 const serverNodeArgs = option('node-args')?.split(',').filter(Boolean) ?? [];
-const mode = profileMode ? 'profile' : scaleOnly ? 'scale' : quick ? 'quick' : 'full';
+const mode = profileMode ? 'profile' : abRoot ? 'ab' : scaleOnly ? 'scale' : quick ? 'quick' : 'full';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONNECTIONS = 16;
@@ -400,6 +405,7 @@ async function startKeyward(
   jwtKey: string,
   extraEnv: Record<string, string> = {},
   nodeArgs: string[] = [],
+  root: string = ROOT,
 ): Promise<ServerProcess> {
   mkdirSync(dataDir, { recursive: true });
   const env: Record<string, string> = {
@@ -424,6 +430,7 @@ async function startKeyward(
     cwd: dataDir,
     logFile: path.join(TMP, `${name.replace(/[^\w.-]+/g, '_')}.log`),
     nodeArgs: [...serverNodeArgs, ...nodeArgs],
+    root,
   });
   servers.push(server);
   log(`started ${name} in ${Date.now() - t0} ms`);
@@ -747,6 +754,67 @@ async function runProfile(): Promise<void> {
   log(`profile summary written to ${path.relative(ROOT, out)}`);
 }
 
+/**
+ * `--ab=DIR`: chained GET /user (Redis, EdDSA; `--rotation-off` for TOKEN_ROTATION=off) on this checkout's build
+ * and on DIR's, with the floor server beside them, in alternating rounds: how a change moves the figures, measured
+ * in one run so that the machine's moods hit both.
+ */
+async function runAb(otherRoot: string): Promise<void> {
+  const other = path.resolve(otherRoot);
+  if (!existsSync(path.join(other, START.entry))) {
+    throw new Error(`${path.join(other, START.entry)} is missing: build that checkout first (npm run build)`);
+  }
+  const [client] = clients;
+  if (!client) throw new Error('no load client');
+  const env: Record<string, string> = profileRotationOff ? { TOKEN_ROTATION: 'off' } : {};
+  const passwordHash = await benchPasswordHash();
+  const targets: Target[] = [];
+  for (const [id, root] of [
+    ['this checkout', ROOT],
+    [other, other],
+  ] as const) {
+    const dir = path.join(TMP, `ab-${targets.length}`);
+    const server = await startKeyward(
+      `keyward (${id})`,
+      REDIS_EDDSA,
+      dir,
+      redisPrefix(`ab${targets.length}`),
+      '',
+      env,
+      [],
+      root,
+    );
+    seedUsers(path.join(dir, 'users.db'), 0, USERS, passwordHash);
+    targets.push(await keywardTarget(server, 0));
+  }
+  const floor = await startFloor(REDIS_EDDSA, profileRotationOff ? 'off' : 'single-use');
+  if (floor) targets.push(floor);
+  const m = await measure(client, targets, chained('get-user'), CONNECTIONS, {
+    warmupMs: 2000,
+    rounds: 6,
+    durationMs: 4000,
+  });
+  const [mine, theirs] = targets.map((t) => need(m, t));
+  const lines = targets.map((t) => {
+    const f = need(m, t);
+    return (
+      `${t.name}: ${f.rps.toFixed(0)} req/s (rounds ${f.roundsRps.map((r) => r.toFixed(0)).join(', ')}), ` +
+      `${f.cpuUsPerRequest.toFixed(1)} µs CPU/req (event loop ${f.loopUsPerRequest.toFixed(1)}), ` +
+      `p99 ${f.p99Ms.toFixed(2)} ms, errors ${f.non2xx + f.socketErrors}`
+    );
+  });
+  if (mine && theirs) {
+    lines.push(
+      `this checkout / ${targets[1]?.name ?? 'other'}: ${((mine.rps / theirs.rps) * 100).toFixed(1)} % of the ` +
+        `req/s, ${((mine.cpuUsPerRequest / theirs.cpuUsPerRequest) * 100).toFixed(1)} % of the CPU per request`,
+    );
+  }
+  process.stdout.write(
+    `GET /user, ${profileRotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
+      `${CONNECTIONS} connections, LOG_LEVEL=${logLevel}\n${lines.join('\n')}\n`,
+  );
+}
+
 async function main(): Promise<void> {
   const startedAt = Date.now();
   mkdirSync(TMP_ROOT, { recursive: true });
@@ -763,13 +831,21 @@ async function main(): Promise<void> {
   const [client, second, bareServer] = await Promise.all([
     startClient(),
     startClient(),
-    profileMode
+    profileMode || abRoot !== undefined
       ? undefined
       : ServerProcess.bare().then((server) => {
           servers.push(server);
           return server;
         }),
   ]);
+  if (abRoot !== undefined) {
+    try {
+      await runAb(abRoot);
+    } finally {
+      await cleanUp();
+    }
+    return;
+  }
   if (profileMode || !bareServer) {
     await runProfile();
     await cleanUp();
