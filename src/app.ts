@@ -13,6 +13,7 @@ import type { Deps } from './deps.js';
 import { DomainError } from './errors.js';
 import { registerErrorHandler, sendFrameworkError } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
+import { RequestLog } from './http/request-log.js';
 import './http/route-config.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
@@ -27,6 +28,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
   const app = Fastify<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression>({
     loggerInstance: deps.logger,
+    logController: new RequestLog(),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
     // During a graceful shutdown a request that still arrives on an open keep-alive connection is served (with

@@ -24,6 +24,8 @@ describe('graceful shutdown on SIGTERM', { timeout: 2 * START_TIMEOUT_MS }, () =
       ARGON2_ITERATIONS: '2',
       HASH_CONCURRENCY: '1',
       HASH_QUEUE_LIMIT: '1000',
+      // `incoming request` (below: every request of the burst has reached the server) is a debug line.
+      LOG_LEVEL: 'debug',
     });
     const base = server.url;
     const username = uniqueName('drain');
