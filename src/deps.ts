@@ -9,6 +9,7 @@ import { UserFacade } from './facades/user-facade.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
 import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
+import { redactLogLine } from './redact-log-line.js';
 import { AuditLog } from './services/audit-log.js';
 import { Metrics } from './services/metrics.js';
 import { PasswordHasher } from './services/password-hasher.js';
@@ -49,23 +50,6 @@ export interface DepsOverrides {
   now?: () => number;
 }
 
-/** Paths pino blanks out wherever they appear in a log line: credentials and tokens never reach the logs. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  'password',
-  'current_password',
-  'token',
-  'access_token',
-  'refresh_token',
-  '*.password',
-  '*.current_password',
-  '*.token',
-  '*.access_token',
-  '*.refresh_token',
-];
-
 /** What the HTTP layer logs of a request (structurally: this module does not import Fastify). */
 interface LoggedRequest {
   method: string;
@@ -88,11 +72,14 @@ function serializeRequest(req: LoggedRequest): Record<string, string | undefined
   };
 }
 
-/** The JSON logger, with REDACT_PATHS applied; `destination` defaults to stdout (tests pass a capture stream). */
+/**
+ * The JSON logger; every line it writes goes through redactLogLine (the values of SECRET_FIELDS are replaced at any
+ * depth). `destination` defaults to stdout (tests pass a capture stream).
+ */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
   const options = {
     level: config.logLevel,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    hooks: { streamWrite: redactLogLine },
     serializers: { req: serializeRequest },
   };
   return destination ? pino(options, destination) : pino(options);

@@ -11,7 +11,7 @@ import { closeDeps, createDeps, createLogger, type Deps, type DepsOverrides } fr
 export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '8192', ARGON2_ITERATIONS: '1' };
 
 export interface MakeAppOptions {
-  /** Where the app's logger (the real one, REDACT_PATHS included, at the env's LOG_LEVEL) writes its lines. */
+  /** Where the app's logger (the real one, its line redaction included, at the env's LOG_LEVEL) writes its lines. */
   logDestination?: DestinationStream;
   /** False to hash with the config's own argon2 defaults instead of FAST_HASH_ENV (default true). */
   fastHash?: boolean;
