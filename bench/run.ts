@@ -364,6 +364,8 @@ async function measure(
   workloadFor: (target: Target, round: number) => Workload,
   connections: number,
   timing: Timing,
+  /** Runs at the start of every measured round, before the targets (the login scenarios' hasher-alone rounds). */
+  eachRound?: (round: number) => Promise<void>,
 ): Promise<Map<string, Figures>> {
   for (const target of targets)
     await runOnce(client, target, workloadFor(target, -1), connections, timing.warmupMs);
@@ -371,6 +373,7 @@ async function measure(
     targets.map((t) => [t.name, { results: [], cpuSeconds: 0, loopCpuSeconds: 0 }]),
   );
   for (let round = 0; round < timing.rounds; round++) {
+    await eachRound?.(round);
     // Each round starts one target further on. In a fixed order a target would always follow the same one, and
     // what a phase leaves behind (the load client's garbage, the caches) would always land on it.
     for (let i = 0; i < targets.length; i++) {
@@ -486,9 +489,38 @@ async function hasherAlone(): Promise<BenchResults['hasher']> {
   return { params: ARGON2, stored: parsed.stored, results: parsed.results };
 }
 
-function hasherAt(hasher: BenchResults['hasher'], concurrency: number) {
-  const result = hasher.results.find((r) => r.concurrency === concurrency);
-  return result ? { concurrency, perSecond: result.perSecond } : undefined;
+/** One round of the hasher alone at `concurrency` verifications in flight, `durationMs` long: verifications/s. */
+async function hasherRound(stored: string, concurrency: number, durationMs: number): Promise<number> {
+  const options = { ...ARGON2, concurrency: [concurrency], durationMs, stored };
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'bench', 'hasher-alone.ts'), JSON.stringify(options)],
+    { cwd: ROOT },
+  );
+  const parsed = JSON.parse(stdout) as { results: { perSecond: number }[] };
+  const perSecond = parsed.results[0]?.perSecond;
+  if (perSecond === undefined) throw new Error('the hasher alone returned no result');
+  return perSecond;
+}
+
+/**
+ * The login and signup scenarios: Keyward (and the bare server) in alternating rounds, and the hasher alone at the
+ * same concurrency at the start of every round, so that the ratio to the hasher compares figures of the same
+ * minutes (a host whose speed drifts during the run moves both).
+ */
+async function measureHashing(
+  client: ClientProcess,
+  targets: Target[],
+  workloadFor: (target: Target, round: number) => Workload,
+  stored: string,
+): Promise<{ m: Map<string, Figures>; hasher: NonNullable<Row['hasher']> }> {
+  const rounds: number[] = [];
+  const m = await measure(client, targets, workloadFor, LOGIN_CONNECTIONS, PLAN.hashing, async () => {
+    rounds.push(await hasherRound(stored, LOGIN_CONNECTIONS, PLAN.hashing.durationMs));
+  });
+  const perSecond = rounds.reduce((a, b) => a + b, 0) / rounds.length;
+  log(`hasher alone in the same rounds: ${rounds.map((r) => r.toFixed(1)).join(', ')} verifications/s`);
+  return { m, hasher: { concurrency: LOGIN_CONNECTIONS, perSecond, rounds } };
 }
 
 function need(m: Map<string, Figures>, target: Target): Figures {
@@ -554,12 +586,11 @@ async function runConfig(
           username: benchUser(100 + i),
           password: BENCH_PASSWORD,
         }));
-        const m = await measure(
+        const { m, hasher: alone } = await measureHashing(
           client,
           [bare, kw],
           () => ({ kind: 'login', credentials }),
-          LOGIN_CONNECTIONS,
-          PLAN.hashing,
+          hasher.stored,
         );
         addRow({
           ...base,
@@ -567,10 +598,10 @@ async function runConfig(
           connections: LOGIN_CONNECTIONS,
           keyward: need(m, kw),
           bare: need(m, bare),
-          hasher: hasherAt(hasher, LOGIN_CONNECTIONS),
+          hasher: alone,
         });
       } else if (scenario === 'signup') {
-        const m = await measure(
+        const { m, hasher: alone } = await measureHashing(
           client,
           [bare, kw],
           (target, round) => ({
@@ -578,8 +609,7 @@ async function runConfig(
             prefix: `s${runId}${target === bare ? 'b' : 'k'}${round + 1}_`,
             password: BENCH_PASSWORD,
           }),
-          LOGIN_CONNECTIONS,
-          PLAN.hashing,
+          hasher.stored,
         );
         addRow({
           ...base,
@@ -587,7 +617,7 @@ async function runConfig(
           connections: LOGIN_CONNECTIONS,
           keyward: need(m, kw),
           bare: need(m, bare),
-          hasher: hasherAt(hasher, LOGIN_CONNECTIONS),
+          hasher: alone,
           note: 'signup hashes where login verifies: the same argon2id work',
         });
       } else {
