@@ -93,7 +93,7 @@ const PLAN = quick
       hasherMs: 4000,
     };
 
-type Scenario = 'get-user' | 'validate' | 'login' | 'signup' | 'storm' | 'get-user-off';
+type Scenario = 'get-user' | 'validate' | 'login' | 'signup' | 'storm' | 'get-user-off' | 'get-user-off-info';
 
 interface BenchConfig {
   id: string;
@@ -110,7 +110,9 @@ const REDIS_EDDSA: BenchConfig = {
   label: 'Redis, EdDSA',
   store: 'redis',
   alg: 'EdDSA',
-  scenarios: ALL,
+  // The full run also measures TOKEN_ROTATION=off at the default LOG_LEVEL=info (one access line per request)
+  // beside the bench's own level (warn unless --log-level says otherwise).
+  scenarios: quick ? ALL : [...ALL, 'get-user-off-info'],
 };
 
 // The quick run still goes through every scenario and both stores and both algorithms once.
@@ -542,7 +544,7 @@ async function runConfig(
 ): Promise<void> {
   const jwtKey = randomBytes(48).toString('base64');
   const label = config.label;
-  const perRequest = config.scenarios.filter((s) => s !== 'get-user-off');
+  const perRequest = config.scenarios.filter((s) => s !== 'get-user-off' && s !== 'get-user-off-info');
   // TOKEN_ROTATION is read at start-up, so rotation=off needs a server of its own (own data folder and Redis
   // prefix); both start together to save a start-up, and the idle one costs nothing while the other runs.
   const start = async (suffix: string, env: Record<string, string>) => {
@@ -558,9 +560,12 @@ async function runConfig(
     seedUsers(path.join(TMP, id, 'users.db'), 0, USERS, hasher.stored);
     return server;
   };
-  const [perRequestServer, offServer] = await Promise.all([
+  const [perRequestServer, offServer, offInfoServer] = await Promise.all([
     perRequest.length > 0 ? start('', {}) : undefined,
     config.scenarios.includes('get-user-off') ? start('-off', { TOKEN_ROTATION: 'off' }) : undefined,
+    config.scenarios.includes('get-user-off-info')
+      ? start('-off-info', { TOKEN_ROTATION: 'off', LOG_LEVEL: 'info' })
+      : undefined,
   ]);
   if (perRequestServer) {
     const server = perRequestServer;
@@ -629,7 +634,15 @@ async function runConfig(
   if (offServer) {
     const server = offServer;
     const kw = await keywardTarget(server, 0);
-    const { m, floor } = await measureChained(client, config, [bare, kw], 'get-user', 'off');
+    // At LOG_LEVEL=info (the default) in the same rounds, so that what the access line costs is read off one run.
+    const info = offInfoServer ? await keywardTarget(offInfoServer, 0) : undefined;
+    const { m, floor } = await measureChained(
+      client,
+      config,
+      info ? [bare, kw, info] : [bare, kw],
+      'get-user',
+      'off',
+    );
     addRow({
       scenario: 'GET /user, TOKEN_ROTATION=off',
       config: label,
@@ -639,6 +652,18 @@ async function runConfig(
       bare: need(m, bare),
       floor: floor ? need(m, floor) : undefined,
     });
+    if (info) {
+      addRow({
+        scenario: 'GET /user, TOKEN_ROTATION=off, LOG_LEVEL=info',
+        config: label,
+        connections: CONNECTIONS,
+        server: info.server.name,
+        keyward: need(m, info),
+        bare: need(m, bare),
+        note: `the default LOG_LEVEL: one access line per request, written to a file; the other rows run at ${logLevel}`,
+      });
+      await stopServer(info.server);
+    }
     await stopServer(server);
   }
 }
