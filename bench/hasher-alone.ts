@@ -1,7 +1,7 @@
 // "The hasher alone": argon2id verifications per second with @node-rs/argon2 at Keyward's parameters, with
 // N verifications in flight, in a process of its own and with no HTTP around it. Login throughput is
 // reported as a share of this (measured at the start of the run, and again in every round of the login and
-// signup scenarios). Usage: hasher-alone.ts '<json {memoryCost,timeCost,parallelism,concurrency[],durationMs}>'
+// signup scenarios). Usage: hasher-alone.ts '<json {memoryCost,timeCost,parallelism,concurrency[],durationMs,stored?}>'
 import { performance } from 'node:perf_hooks';
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
 

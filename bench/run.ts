@@ -57,7 +57,7 @@ const noBuild = args.includes('--no-build');
 const keepTmp = args.includes('--keep-tmp');
 const profileMode = args.some((a) => a === '--profile' || a.startsWith('--profile='));
 const profileSeconds = Number(option('profile') ?? 15);
-const profileRotationOff = args.includes('--rotation-off');
+const rotationOff = args.includes('--rotation-off');
 /** `--ab=DIR`: the other checkout whose build runs beside this one's. */
 const abRoot = option('ab');
 const scaleOnly = args.includes('--scale');
@@ -474,18 +474,28 @@ function addRow(row: Row): Row {
 }
 
 /** argon2id verifications/s with nothing around them, at each concurrency (bench/hasher-alone.ts). */
-async function hasherAlone(): Promise<BenchResults['hasher']> {
-  const concurrency = [...new Set([HASH_CONCURRENCY, LOGIN_CONNECTIONS])];
-  const options = { ...ARGON2, concurrency, durationMs: PLAN.hasherMs };
+/** Runs bench/hasher-alone.ts in a process of its own with `options` (Keyward's argon2 parameters added). */
+async function runHasherAlone(options: {
+  concurrency: number[];
+  durationMs: number;
+  stored?: string;
+}): Promise<{ stored: string; results: { concurrency: number; perSecond: number }[] }> {
   const { stdout } = await execFileAsync(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'bench', 'hasher-alone.ts'), JSON.stringify(options)],
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'bench', 'hasher-alone.ts'),
+      JSON.stringify({ ...ARGON2, ...options }),
+    ],
     { cwd: ROOT },
   );
-  const parsed = JSON.parse(stdout) as {
-    stored: string;
-    results: { concurrency: number; perSecond: number }[];
-  };
+  return JSON.parse(stdout) as { stored: string; results: { concurrency: number; perSecond: number }[] };
+}
+
+async function hasherAlone(): Promise<BenchResults['hasher']> {
+  const concurrency = [...new Set([HASH_CONCURRENCY, LOGIN_CONNECTIONS])];
+  const parsed = await runHasherAlone({ concurrency, durationMs: PLAN.hasherMs });
   for (const r of parsed.results)
     log(`hasher alone: ${r.perSecond.toFixed(1)} verifications/s at concurrency ${r.concurrency}`);
   return { params: ARGON2, stored: parsed.stored, results: parsed.results };
@@ -493,14 +503,8 @@ async function hasherAlone(): Promise<BenchResults['hasher']> {
 
 /** One round of the hasher alone at `concurrency` verifications in flight, `durationMs` long: verifications/s. */
 async function hasherRound(stored: string, concurrency: number, durationMs: number): Promise<number> {
-  const options = { ...ARGON2, concurrency: [concurrency], durationMs, stored };
-  const { stdout } = await execFileAsync(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'bench', 'hasher-alone.ts'), JSON.stringify(options)],
-    { cwd: ROOT },
-  );
-  const parsed = JSON.parse(stdout) as { results: { perSecond: number }[] };
-  const perSecond = parsed.results[0]?.perSecond;
+  const { results } = await runHasherAlone({ concurrency: [concurrency], durationMs, stored });
+  const perSecond = results[0]?.perSecond;
   if (perSecond === undefined) throw new Error('the hasher alone returned no result');
   return perSecond;
 }
@@ -767,7 +771,7 @@ async function runScale(client: ClientProcess, bare: Target, hash: string): Prom
 /** GET /user (chained, Redis, EdDSA) under `--cpu-prof`, summarised over the measured window only. */
 async function runProfile(): Promise<void> {
   mkdirSync(PROFILES, { recursive: true });
-  const variant = profileRotationOff ? 'rotation-off' : 'single-use';
+  const variant = rotationOff ? 'rotation-off' : 'single-use';
   const name = `keyward-get-user-${variant}-redis-eddsa-${runId}.cpuprofile`;
   const server = await startKeyward(
     'keyward profile',
@@ -775,7 +779,7 @@ async function runProfile(): Promise<void> {
     path.join(TMP, 'profile'),
     redisPrefix('profile'),
     '',
-    profileRotationOff ? { TOKEN_ROTATION: 'off' } : {},
+    rotationOff ? { TOKEN_ROTATION: 'off' } : {},
     ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${name}`],
   );
   seedUsers(path.join(TMP, 'profile', 'users.db'), 0, USERS, await benchPasswordHash());
@@ -797,7 +801,7 @@ async function runProfile(): Promise<void> {
   if (!existsSync(file)) throw new Error(`no profile at ${file}: did the server exit cleanly?`);
   const rps = result.requests / (result.elapsedMs / 1000);
   const head =
-    `GET /user, ${profileRotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
+    `GET /user, ${rotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
     `${CONNECTIONS} connections, under --cpu-prof: ` +
     `${rps.toFixed(0)} req/s, ${((cpu.all * 1e6) / result.requests).toFixed(0)} µs of server CPU per request ` +
     `(event loop ${((cpu.loop * 1e6) / result.requests).toFixed(0)} µs), ` +
@@ -821,7 +825,7 @@ async function runAb(otherRoot: string): Promise<void> {
   }
   const [client] = clients;
   if (!client) throw new Error('no load client');
-  const env: Record<string, string> = profileRotationOff ? { TOKEN_ROTATION: 'off' } : {};
+  const env: Record<string, string> = rotationOff ? { TOKEN_ROTATION: 'off' } : {};
   const passwordHash = await benchPasswordHash();
   const targets: Target[] = [];
   for (const [id, root] of [
@@ -842,16 +846,17 @@ async function runAb(otherRoot: string): Promise<void> {
     seedUsers(path.join(dir, 'users.db'), 0, USERS, passwordHash);
     targets.push(await keywardTarget(server, 0));
   }
-  const floor = await startFloor(REDIS_EDDSA, profileRotationOff ? 'off' : 'single-use');
+  const floor = await startFloor(REDIS_EDDSA, rotationOff ? 'off' : 'single-use');
   if (floor) targets.push(floor);
   const m = await measure(client, targets, chained('get-user'), CONNECTIONS, {
     warmupMs: 2000,
     rounds: 6,
     durationMs: 4000,
   });
-  const [mine, theirs] = targets.map((t) => need(m, t));
-  const lines = targets.map((t) => {
-    const f = need(m, t);
+  const measured = targets.map((t) => need(m, t));
+  const [mine, theirs] = measured;
+  const lines = targets.map((t, i) => {
+    const f = measured[i] as Figures;
     return (
       `${t.name}: ${f.rps.toFixed(0)} req/s (rounds ${f.roundsRps.map((r) => r.toFixed(0)).join(', ')}), ` +
       `${f.cpuUsPerRequest.toFixed(1)} µs CPU/req (event loop ${f.loopUsPerRequest.toFixed(1)}), ` +
@@ -865,7 +870,7 @@ async function runAb(otherRoot: string): Promise<void> {
     );
   }
   process.stdout.write(
-    `GET /user, ${profileRotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
+    `GET /user, ${rotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
       `${CONNECTIONS} connections, LOG_LEVEL=${logLevel}\n${lines.join('\n')}\n`,
   );
 }
