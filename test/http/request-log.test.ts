@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { DestinationStream } from 'pino';
-import { makeApp, type TestApp } from '../helpers/app.js';
+import { makeApp, PASSWORD, uniqueName, type TestApp } from '../helpers/app.js';
 
 /** Collects every line the logger writes, parsed. */
 class Capture implements DestinationStream {
   readonly lines: Record<string, unknown>[] = [];
+  readonly text: string[] = [];
   write(chunk: string): void {
+    this.text.push(chunk);
     for (const line of chunk.split('\n'))
       if (line !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
   }
@@ -98,5 +100,45 @@ describe('the access log', () => {
       capture.lines.filter((line) => typeof line.reqId === 'string'),
       [],
     );
+  });
+
+  it('at LOG_LEVEL=trace carries no password or token that a client sent over HTTP, wherever it sent it', async () => {
+    const { base, capture } = await listening('trace');
+    const username = uniqueName('logged');
+    const json = { 'content-type': 'application/json' };
+    const signup = await fetch(`${base}/user`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ username, password: PASSWORD }),
+    });
+    assert.equal(signup.status, 201);
+    const login = await fetch(`${base}/authenticate_user`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ username, password: PASSWORD }),
+    });
+    const { token, refresh_token: refreshToken } = (await login.json()) as {
+      token: string;
+      refresh_token: string;
+    };
+    // The token in the header, in the query string, in a cookie; the password in a body that fails to parse.
+    const got = await fetch(`${base}/user?token=${encodeURIComponent(token)}`, {
+      headers: { authorization: `Bearer ${token}`, cookie: `token=${token}` },
+    });
+    assert.equal(got.status, 200);
+    const next = ((await got.json()) as { token: string }).token;
+    const broken = await fetch(`${base}/authenticate_user`, {
+      method: 'POST',
+      headers: json,
+      body: `{"username":"${username}","password":"${PASSWORD}"`,
+    });
+    assert.equal(broken.status, 400);
+    await linesOf(capture, String(broken.headers.get('x-request-id')));
+
+    const written = capture.text.join('');
+    assert.ok(capture.lines.length >= 8, `only ${capture.lines.length} lines`);
+    for (const secret of [PASSWORD, token, refreshToken, next]) {
+      assert.ok(!written.includes(secret), `a log line carries ${secret.slice(0, 12)}…`);
+    }
   });
 });
