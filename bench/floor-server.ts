@@ -6,6 +6,8 @@
 //                     with the per-turn batching), then the fixed answer carrying the same token.
 //   FLOOR=single-use  that round trip as RedisTokenStore.consume, sent while Keyward's TokenService signs the next
 //                     token (Ed25519 on libuv's thread pool, the key parsed once), then the answer carrying it.
+//   FLOOR=sign        the signature alone: the next token signed as with single-use, and no store at all (what
+//                     the signature costs by itself; `npm run bench -- --limits`).
 //
 // Tokens are Keyward's own, from its TokenService (a generated Ed25519 key): a presented token is found in its token
 // memory by its exact string, as in Keyward. A token it does not know (the first request of each loop) starts a
@@ -24,7 +26,9 @@ import { RedisTokenStore } from '../src/stores/redis-token-store.js';
 import { serveReference } from './reference-server.js';
 
 const mode = process.env.FLOOR;
-if (mode !== 'off' && mode !== 'single-use') throw new Error('FLOOR must be off or single-use');
+if (mode !== 'off' && mode !== 'single-use' && mode !== 'sign') {
+  throw new Error('FLOOR must be off, single-use or sign');
+}
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = process.env.REDIS_KEY_PREFIX ?? 'kwfloor';
 
@@ -69,7 +73,11 @@ async function handle(authorization: string | undefined): Promise<[number, strin
   try {
     claims = await tokens.verify(token);
   } catch {
-    return [200, await startChain()];
+    return [200, mode === 'sign' ? await tokens.issue(1, randomUUID()).token : await startChain()];
+  }
+  if (mode === 'sign') {
+    tokens.forget(token);
+    return [200, await tokens.issue(claims.userId, claims.sid).token];
   }
   if (mode === 'off') return (await store.check(claims, Date.now())) ? [200, token] : [401, undefined];
   const next = tokens.issue(claims.userId, claims.sid);

@@ -66,7 +66,8 @@ export class ServerProcess {
   /**
    * Starts the server as `npm start` does (its environment settings, `node <its flags> dist/server.js`; `nodeArgs`
    * come after its flags and `env` after its settings, so they win), with exactly `env` (plus PATH and HOME).
-   * `root` is the checkout whose `dist/server.js` runs (this one by default; `--ab` runs another one beside it).
+   * `root` is the checkout whose `dist/server.js` runs, with that checkout's `npm start` command (this one by
+   * default; `--ab` runs another one beside it).
    */
   static async keyward(
     name: string,
@@ -74,16 +75,18 @@ export class ServerProcess {
     options: { cwd: string; logFile: string; nodeArgs?: string[]; root?: string },
   ): Promise<ServerProcess> {
     const port = await freePort();
+    const root = options.root ?? ROOT;
+    const start = root === ROOT ? START : startCommand(root);
     const log = openSync(options.logFile, 'a');
     const child = spawn(
       process.execPath,
-      [...START.nodeArgs, ...(options.nodeArgs ?? []), path.join(options.root ?? ROOT, START.entry)],
+      [...start.nodeArgs, ...(options.nodeArgs ?? []), path.join(root, start.entry)],
       {
         cwd: options.cwd,
         env: {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? '',
-          ...START.env,
+          ...start.env,
           ...env,
           PORT: String(port),
         },
@@ -102,7 +105,11 @@ export class ServerProcess {
   }
 
   /** Starts the floor server (bench/floor-server.ts) for `FLOOR=mode`, on the given Redis. */
-  static floor(mode: 'off' | 'single-use', redisUrl: string, prefix: string): Promise<ServerProcess> {
+  static floor(
+    mode: 'off' | 'single-use' | 'sign',
+    redisUrl: string,
+    prefix: string,
+  ): Promise<ServerProcess> {
     return ServerProcess.reference(`floor ${mode}`, 'floor-server.ts', {
       FLOOR: mode,
       REDIS_URL: redisUrl,

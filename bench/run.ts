@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick | --scale | --profile[=seconds] | --ab=DIR] [--no-build] [--no-scale] [--keep-tmp]`:
+// `npm run bench [-- --quick | --scale | --profile[=seconds] | --ab=DIR | --limits] [--no-build] [--no-scale] [--keep-tmp]`:
 // Keyward against a bare node:http server, same client, same run. See docs/performance.md for what is
 // measured and how to read it.
 import { execFile, spawnSync } from 'node:child_process';
@@ -34,6 +34,9 @@ const USAGE = `usage: npm run bench -- [options]
   --ab=DIR           only GET /user (chained, Redis, EdDSA): this checkout's build against the build of another
                      checkout in DIR (e.g. a git worktree of the previous commit, built), with the floor server,
                      alternating in 6 rounds of 4 s; prints each one's req/s and CPU per request
+  --limits           only the platform's limits for the two throughput targets, no Keyward: the bare server beside
+                     the floor servers (the Ed25519 signature alone, the single-use floor, the TOKEN_ROTATION=off
+                     floor), alternating in 6 rounds of 4 s; prints each one's req/s as a ratio of the bare server
   --rotation-off     with --profile or --ab: the servers run with TOKEN_ROTATION=off
   --no-scale         full run without the scale check
   --no-build         use dist/ as it is (the full run rebuilds otherwise)
@@ -43,7 +46,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 const args = process.argv.slice(2);
 const KNOWN =
-  /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|ab=\S+|rotation-off|log-level=\w+|node-args=\S+|help)$/;
+  /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|ab=\S+|limits|rotation-off|log-level=\w+|node-args=\S+|help)$/;
 const unknown = args.filter((a) => !KNOWN.test(a));
 if (unknown.length > 0 || args.includes('--help')) {
   if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(' ')}`);
@@ -60,12 +63,23 @@ const profileSeconds = Number(option('profile') ?? 15);
 const rotationOff = args.includes('--rotation-off');
 /** `--ab=DIR`: the other checkout whose build runs beside this one's. */
 const abRoot = option('ab');
+const limitsOnly = args.includes('--limits');
 const scaleOnly = args.includes('--scale');
 const withScale = scaleOnly || (!quick && !args.includes('--no-scale'));
 const logLevel = option('log-level') ?? 'warn';
 /** Extra flags for every Keyward process (`--node-args=--max-semi-space-size=2,--other`), to try V8 settings. */
 const serverNodeArgs = option('node-args')?.split(',').filter(Boolean) ?? [];
-const mode = profileMode ? 'profile' : abRoot ? 'ab' : scaleOnly ? 'scale' : quick ? 'quick' : 'full';
+const mode = profileMode
+  ? 'profile'
+  : abRoot
+    ? 'ab'
+    : limitsOnly
+      ? 'limits'
+      : scaleOnly
+        ? 'scale'
+        : quick
+          ? 'quick'
+          : 'full';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CONNECTIONS = 16;
@@ -268,7 +282,10 @@ async function keywardTarget(server: ServerProcess, firstUser: number): Promise<
  * The floor server (bench/floor-server.ts) for the two throughput targets' configuration (Redis, EdDSA): the
  * store round trip, and for single-use tokens the signature, with Keyward's own parts and nothing else.
  */
-async function startFloor(config: BenchConfig, floorMode: 'off' | 'single-use'): Promise<Target | undefined> {
+async function startFloor(
+  config: BenchConfig,
+  floorMode: 'off' | 'single-use' | 'sign',
+): Promise<Target | undefined> {
   if (config.store !== 'redis' || config.alg !== 'EdDSA') return undefined;
   const prefix = redisPrefix(`floor${floorMode}`);
   redisPrefixes.push(prefix);
@@ -875,6 +892,37 @@ async function runAb(otherRoot: string): Promise<void> {
   );
 }
 
+/**
+ * `--limits`: what the platform leaves for the two throughput targets, with no Keyward in it: the bare server and
+ * the three floor servers (the Ed25519 signature alone on libuv's pool, the single-use floor, the
+ * TOKEN_ROTATION=off floor) in the same alternating rounds, each as a ratio of the bare server.
+ */
+async function runLimits(client: ClientProcess, bare: Target): Promise<void> {
+  const targets: Target[] = [bare];
+  for (const floorMode of ['sign', 'single-use', 'off'] as const) {
+    const floor = await startFloor(REDIS_EDDSA, floorMode);
+    if (floor) targets.push(floor);
+  }
+  const m = await measure(client, targets, chained('get-user'), CONNECTIONS, {
+    warmupMs: 2000,
+    rounds: 6,
+    durationMs: 4000,
+  });
+  const base = need(m, bare);
+  const lines = targets.map((t) => {
+    const f = need(m, t);
+    return (
+      `${t.name}: ${f.rps.toFixed(0)} req/s (rounds ${f.roundsRps.map((r) => r.toFixed(0)).join(', ')}), ` +
+      `${((f.rps / base.rps) * 100).toFixed(1)} % of bare, ${f.cpuUsPerRequest.toFixed(1)} µs CPU/req ` +
+      `(event loop ${f.loopUsPerRequest.toFixed(1)}), p99 ${f.p99Ms.toFixed(2)} ms, errors ${f.non2xx + f.socketErrors}`
+    );
+  });
+  process.stdout.write(
+    `chained GET /user, ${CONNECTIONS} connections, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}\n` +
+      `${lines.join('\n')}\n`,
+  );
+}
+
 async function main(): Promise<void> {
   const startedAt = Date.now();
   mkdirSync(TMP_ROOT, { recursive: true });
@@ -901,6 +949,14 @@ async function main(): Promise<void> {
   if (abRoot !== undefined) {
     try {
       await runAb(abRoot);
+    } finally {
+      await cleanUp();
+    }
+    return;
+  }
+  if (limitsOnly && bareServer) {
+    try {
+      await runLimits(client, bareTarget(bareServer));
     } finally {
       await cleanUp();
     }
