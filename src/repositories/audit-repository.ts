@@ -1,4 +1,7 @@
-/** The security-relevant events of SPEC §6 (`import` is recorded by `keyward import-seed-db`). */
+/**
+ * The security-relevant events of SPEC §6 (`import` is recorded by `keyward import-seed-db`, the two key events by
+ * `keyward keys`).
+ */
 export type AuditEventName =
   | 'signup'
   | 'login_succeeded'
@@ -10,7 +13,9 @@ export type AuditEventName =
   | 'session_revoked'
   | 'refresh_reuse_detected'
   | 'account_deleted'
-  | 'import';
+  | 'import'
+  | 'signing_key_added'
+  | 'signing_keys_pruned';
 
 /** Plain, secret-free values only: ids, counts, reasons. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

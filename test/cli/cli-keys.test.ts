@@ -30,6 +30,22 @@ function modeOf(file: string): number {
   return statSync(file).mode & 0o777;
 }
 
+interface KeyEvent {
+  event: string;
+  userId: number | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** The key events the audit log holds, newest first, read with `keyward audit` as an operator would. */
+async function keyEvents(ws: CliWorkspace, event: string): Promise<KeyEvent[]> {
+  const r = await runCli(['audit', '--event', event, '--json'], ws.env);
+  assertExit(r, 0);
+  return r.stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as KeyEvent);
+}
+
 /** Sets a key file's modification time, which Keyward reads as the key's creation time. */
 function backdate(ws: CliWorkspace, kid: string, secondsAgo: number): void {
   const when = new Date(Date.now() - secondsAgo * 1000);
@@ -85,7 +101,12 @@ describe('keyward keys', { skip }, () => {
     first = r.stdout.trim();
     assert.deepEqual(keyFiles(ws), [`${first}.pem`]);
     assert.equal(modeOf(path.join(ws.dataDir, 'keys', `${first}.pem`)), 0o600);
-    assert.match(r.stderr, /^wrote .*\.pem \(mode 0600\)\n$/);
+    // No database exists yet (no instance has started): nothing to record the key in, and none is created for it.
+    assert.match(
+      r.stderr,
+      /^wrote .*\.pem \(mode 0600\)\nnote: not audited: there is no database at sqlite:\S+users\.db yet\n$/,
+    );
+    assert.equal(existsSync(ws.databaseUrl.slice('sqlite:'.length)), false, 'no database file was created');
   });
 
   it('an instance started now signs with that key', async () => {
@@ -110,6 +131,11 @@ describe('keyward keys', { skip }, () => {
       ),
     );
     assert.equal(modeOf(path.join(ws.dataDir, 'keys', `${second}.pem`)), 0o600);
+    assert.equal(r.stderr, '', 'the rotation was audited without a warning');
+    assert.deepEqual(
+      (await keyEvents(ws, 'signing_key_added')).map((e) => [e.event, e.userId, e.detail]),
+      [['signing_key_added', null, { via: 'cli', kid: second, command: 'rotate', previous_kid: first }]],
+    );
 
     // The running instance keeps the key it started with.
     const stillOld = await login(before1.app, firstUser, PASSWORD);
@@ -190,6 +216,19 @@ describe('keyward keys', { skip }, () => {
     );
     assert.deepEqual(keyFiles(ws), [`${second}.pem`, `${third}.pem`].sort());
 
+    // The generated key and the real prune are audited; the dry run is not.
+    assert.deepEqual(
+      (await keyEvents(ws, 'signing_key_added')).map((e) => e.detail),
+      [
+        { via: 'cli', kid: third, command: 'generate' },
+        { via: 'cli', kid: second, command: 'rotate', previous_kid: first },
+      ],
+    );
+    assert.deepEqual(
+      (await keyEvents(ws, 'signing_keys_pruned')).map((e) => e.detail),
+      [{ via: 'cli', removed: 1, kids: first, kept: 2 }],
+    );
+
     // An instance started now no longer knows the pruned key; the second key's tokens still verify.
     const later = await startInstance();
     await expectDead(later.app, firstToken);
@@ -197,6 +236,26 @@ describe('keyward keys', { skip }, () => {
 
     const again = await runCli(['keys', 'prune'], ws.env);
     assert.equal(again.stdout, 'nothing to prune (2 key(s) kept)\n');
+    assert.equal((await keyEvents(ws, 'signing_keys_pruned')).length, 1, 'pruning nothing is not an event');
+  });
+
+  it('a key change is made even when its audit event cannot be recorded, with a warning', async () => {
+    const other = makeWorkspace({
+      DATABASE_URL: 'postgres://keyward:hunter2-not-logged@127.0.0.1:1/nowhere',
+    });
+    try {
+      const r = await runCli(['keys', 'rotate'], other.env);
+      assertExit(r, 0);
+      const kid = /^new signing key (\S+)\n/.exec(r.stdout)?.[1];
+      assert.deepEqual(keyFiles(other), [`${kid ?? '?'}.pem`]);
+      assert.match(
+        r.stderr,
+        /^warning: done, but the audit event could not be recorded: cannot use the database postgres:\/\/keyward:\*+@127\.0\.0\.1:1\/nowhere: /,
+      );
+      assert.equal(r.stderr.includes('hunter2-not-logged'), false, 'the password was printed');
+    } finally {
+      other.remove();
+    }
   });
 
   it('with JWT_KEY set, the key files are listed as unused and a note says why', async () => {

@@ -30,8 +30,9 @@ export const auditCommand: Command = {
   ],
   details: [
     'Events: signup, login_succeeded, login_failed, logout, logout_all, password_changed, username_changed,',
-    'session_revoked, refresh_reuse_detected, account_deleted, import. Events done with this command carry',
-    '"via":"cli" in their detail. No event holds a password, token or key.',
+    'session_revoked, refresh_reuse_detected, account_deleted, import, signing_key_added, signing_keys_pruned.',
+    'Events done with a keyward command carry "via":"cli" in their detail. No event holds a password, token or',
+    'key (a key id is public: it names the key in every token and in the JWKS).',
   ].join('\n'),
   async run(ctx, { values }) {
     const limit = parseLimit(values.limit, 50, 10_000);

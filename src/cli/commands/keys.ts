@@ -1,4 +1,4 @@
-import { unlinkSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import type { Config } from '../../config.js';
 import {
   configuredKey,
@@ -7,7 +7,7 @@ import {
   readKeyDir,
   type SigningKey,
 } from '../../services/signing-keys.js';
-import type { CliContext } from '../cli-context.js';
+import type { CliAuditEvent, CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
 import { reasonOf } from '../failure.js';
@@ -44,6 +44,28 @@ function overrideNote(key: SigningKey | undefined): string | undefined {
   return key.alg === 'HS256'
     ? 'JWT_KEY is set: tokens are signed with HS256 and the key files are not used until it is removed'
     : `${key.source} is configured: it signs, and the key files only verify`;
+}
+
+/**
+ * Records a key change in the deployment's audit log (SPEC §6). A key made where no database exists yet (a SQLite
+ * file not created: a first key made before the first start, or one made to be kept in a secret manager) has
+ * nowhere to be recorded, and creating a database for it would leave a stray file: it is noted instead. Failing to
+ * record never undoes the change, which is already on disk; it is reported as a warning.
+ */
+async function auditKeyChange(ctx: CliContext, entry: CliAuditEvent): Promise<void> {
+  const url = ctx.config.databaseUrl;
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    if (file === '' || file === ':memory:' || !existsSync(file)) {
+      ctx.err(`note: not audited: there is no database at ${ctx.databaseLabel} yet`);
+      return;
+    }
+  }
+  try {
+    await ctx.audit(entry);
+  } catch (error) {
+    ctx.err(`warning: done, but the audit event could not be recorded: ${reasonOf(error)}`);
+  }
 }
 
 const DETAILS_SHARED = `Keys live in DATA_DIR/keys (<kid>.pem, PKCS#8, mode 0600). Every instance must see the same keys.`;
@@ -123,6 +145,7 @@ const generate: Command = {
     const key = writeKey(ctx);
     ctx.out(key.kid);
     ctx.err(`wrote ${key.source} (mode 0600)`);
+    await auditKeyChange(ctx, { event: 'signing_key_added', detail: { kid: key.kid, command: 'generate' } });
     const note = overrideNote(override);
     if (note) ctx.err(`note: ${note}`);
     return EXIT_OK;
@@ -150,6 +173,10 @@ const rotate: Command = {
         : 'There was no previous key in the directory.',
     );
     ctx.out(`After that, 'keyward keys prune' removes the old key file.`);
+    await auditKeyChange(ctx, {
+      event: 'signing_key_added',
+      detail: { kid: key.kid, command: 'rotate', previous_kid: previous?.kid ?? null },
+    });
     const note = overrideNote(override);
     if (note) ctx.err(`note: ${note}`);
     return EXIT_OK;
@@ -184,6 +211,12 @@ const prune: Command = {
         ? `nothing to prune (${keys.length} key(s) kept)`
         : `${dryRun ? 'would remove' : 'removed'} ${doomed.length} key(s), ${kept} kept`,
     );
+    if (!dryRun && doomed.length > 0) {
+      await auditKeyChange(ctx, {
+        event: 'signing_keys_pruned',
+        detail: { removed: doomed.length, kids: doomed.map((key) => key.kid).join(','), kept },
+      });
+    }
     return EXIT_OK;
   },
 };
