@@ -10,7 +10,7 @@ import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js
 import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
-import { AuditLog } from './services/audit-log.js';
+import { AuditLog, origin } from './services/audit-log.js';
 import { Metrics } from './services/metrics.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
@@ -227,7 +227,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       },
       refreshReuse: (userId, sid, client) => {
         metrics.refreshReuse.inc();
-        void audit.record({ event: 'refresh_reuse_detected', userId, ip: client?.ip, detail: { sid } });
+        void audit.record({ event: 'refresh_reuse_detected', userId, ...origin(client), detail: { sid } });
       },
     },
   });

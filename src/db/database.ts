@@ -30,6 +30,8 @@ export interface AuditEventTable {
   username: string | null;
   ip: string | null;
   detail: string | null;
+  /** The id of the request that caused the event (its `reqId` in the logs); null for the CLI's events. */
+  request_id: string | null;
 }
 
 export interface DatabaseSchema {

@@ -52,5 +52,13 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('audit_events').execute();
       },
     },
+    '003_audit_request_id': {
+      async up(db: Db) {
+        await db.schema.alterTable('audit_events').addColumn('request_id', 'text').execute();
+      },
+      async down(db: Db) {
+        await db.schema.alterTable('audit_events').dropColumn('request_id').execute();
+      },
+    },
   };
 }

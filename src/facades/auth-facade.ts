@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.js';
-import type { AuditLog } from '../services/audit-log.js';
+import { origin, type AuditLog } from '../services/audit-log.js';
 import { usernameKey } from '../services/password-policy.js';
 import { RateLimitedError, type LoginAttempt, type RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo, Grant, SessionService } from '../services/session-service.js';
@@ -65,7 +65,7 @@ export class AuthFacade {
         await this.audit?.record({
           event: 'login_failed',
           username,
-          ip: client.ip,
+          ...origin(client),
           detail: { reason: 'rate_limited', limit: error.limit },
         });
       }
@@ -85,7 +85,7 @@ export class AuthFacade {
         event: 'login_failed',
         userId: check.reason === 'wrong_password' ? check.userId : undefined,
         username,
-        ip: client.ip,
+        ...origin(client),
         detail: { reason: check.reason },
       });
       throw new DomainError('invalid_credentials');
@@ -96,7 +96,7 @@ export class AuthFacade {
       event: 'login_succeeded',
       userId: check.user.id,
       username: check.user.username,
-      ip: client.ip,
+      ...origin(client),
       detail: { sid: grant.sid },
     });
     return tokenResponse(grant);
@@ -121,7 +121,7 @@ export class AuthFacade {
     await this.audit?.record({
       event: 'logout',
       userId: claims.userId,
-      ip: client.ip,
+      ...origin(client),
       detail: { sid: claims.sid },
     });
     return { message: 'Logged out successfully' };
@@ -139,7 +139,7 @@ export class AuthFacade {
       await this.audit?.record({
         event: 'logout_all',
         userId: auth.userId,
-        ip: client.ip,
+        ...origin(client),
         detail: { revoked },
       });
       return { message: 'Logged out of all sessions', revoked };
@@ -171,7 +171,7 @@ export class AuthFacade {
       await this.audit?.record({
         event: 'session_revoked',
         userId: auth.userId,
-        ip: client.ip,
+        ...origin(client),
         detail: { sid: sessionId, current: sessionId === auth.sid },
       });
       return { message: 'Session revoked' };

@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.js';
 import type { User } from '../repositories/user-repository.js';
-import type { AuditLog } from '../services/audit-log.js';
+import { origin, type AuditLog } from '../services/audit-log.js';
 import { usernameKey } from '../services/password-policy.js';
 import type { LoginAttempt, RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo, SessionService } from '../services/session-service.js';
@@ -51,7 +51,12 @@ export class UserFacade {
       await this.users.delete(user.id).catch(() => undefined);
       throw error;
     }
-    await this.audit?.record({ event: 'signup', userId: user.id, username: user.username, ip: client.ip });
+    await this.audit?.record({
+      event: 'signup',
+      userId: user.id,
+      username: user.username,
+      ...origin(client),
+    });
     return { message: 'User created successfully', user };
   }
 
@@ -87,7 +92,7 @@ export class UserFacade {
       }
       await attempt?.succeeded();
       const { user, passwordChanged, usernameChanged } = result;
-      const base = { userId: user.id, username: user.username, ip: client.ip };
+      const base = { userId: user.id, username: user.username, ...origin(client) };
       if (usernameChanged) await this.audit?.record({ ...base, event: 'username_changed' });
       if (passwordChanged) {
         const revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
@@ -121,7 +126,7 @@ export class UserFacade {
         event: 'account_deleted',
         userId: auth.userId,
         username: user?.username,
-        ip: client.ip,
+        ...origin(client),
         detail: { sessions_revoked: revoked },
       });
       return { message: 'User deleted successfully' };

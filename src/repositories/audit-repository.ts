@@ -27,6 +27,8 @@ export interface AuditEvent {
   username?: string | undefined;
   ip?: string | undefined;
   detail?: AuditDetail | undefined;
+  /** The request that caused it (absent for the CLI's events). */
+  requestId?: string | undefined;
 }
 
 /** A stored event, with its id and ISO-8601 time. */
@@ -38,6 +40,7 @@ export interface StoredAuditEvent {
   username: string | null;
   ip: string | null;
   detail: AuditDetail | null;
+  requestId: string | null;
 }
 
 export interface AuditQuery {

@@ -32,7 +32,7 @@ export class KyselyAuditRepository implements AuditRepository {
   constructor(private readonly db: Kysely<DatabaseSchema>) {
     this.insert = db
       .insertInto('audit_events')
-      .values({ at: '', event: '', user_id: null, username: null, ip: null, detail: null })
+      .values({ at: '', event: '', user_id: null, username: null, ip: null, detail: null, request_id: null })
       .compile();
   }
 
@@ -44,6 +44,7 @@ export class KyselyAuditRepository implements AuditRepository {
       event.username ?? null,
       event.ip ?? null,
       event.detail ? JSON.stringify(event.detail) : null,
+      event.requestId ?? null,
     ];
     try {
       await this.db.executeQuery({ ...this.insert, parameters });
@@ -66,6 +67,7 @@ export class KyselyAuditRepository implements AuditRepository {
         username: row.username,
         ip: row.ip,
         detail: parseDetail(row.detail),
+        requestId: row.request_id,
       }));
     } catch (error) {
       throw new StoreUnavailableError(error);

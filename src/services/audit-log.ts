@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuditEvent, AuditRepository, StoredAuditEvent } from '../repositories/audit-repository.js';
+import type { ClientInfo } from './session-service.js';
 
 export interface AuditLogOptions {
   repository: AuditRepository;
@@ -23,6 +24,11 @@ function cleanUsername(username: string): string {
     .slice(0, MAX_USERNAME)
     .join('')
     .replace(/[\p{Cc}\p{Cs}]/gu, '\uFFFD');
+}
+
+/** Where an event came from: the caller's address and the request's id (its `reqId` in the request's log lines). */
+export function origin(client: ClientInfo | undefined): Pick<AuditEvent, 'ip' | 'requestId'> {
+  return { ip: client?.ip, requestId: client?.requestId };
 }
 
 /**
@@ -51,6 +57,7 @@ export class AuditLog {
     const at = new Date(this.now());
     this.logger.info(
       {
+        reqId: entry.requestId,
         audit: {
           event: entry.event,
           user_id: entry.userId,

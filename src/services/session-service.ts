@@ -10,6 +10,8 @@ export type TokenRotation = 'per-request' | 'off';
 export interface ClientInfo {
   ip: string;
   userAgent: string;
+  /** The request's id, for the audit events it causes (never stored on the session). */
+  requestId?: string | undefined;
 }
 
 /** What a login or a refresh hands out. */

@@ -133,6 +133,7 @@ describe('keyward user and audit on the embedded stores', () => {
     assert.equal(deleted.userId, createdIds.get('gone'));
     assert.deepEqual(deleted.detail, { via: 'cli', sessions_revoked: null });
     assert.equal(deleted.ip, null);
+    assert.equal(deleted.requestId, null, 'an event of the CLI has no request');
     // The failed login after the deletion came last.
     assert.deepEqual(
       events.slice(0, 2).map((e) => e.event),
@@ -141,7 +142,10 @@ describe('keyward user and audit on the embedded stores', () => {
     const aliceSignup = events.find((e) => e.event === 'signup' && e.username === 'alice');
     assert.deepEqual(aliceSignup?.detail, { via: 'cli' });
     // The server's own events land in the same table.
-    assert.ok(events.some((e) => e.event === 'login_succeeded' && e.username === 'alice' && e.ip !== null));
+    const served = events.find((e) => e.event === 'login_succeeded' && e.username === 'alice');
+    assert.ok(served);
+    assert.notEqual(served.ip, null);
+    assert.match(served.requestId ?? '', /^[0-9a-f-]{36}$/, 'an event of the server names its request');
     assert.ok(!r.stdout.includes(PASSWORD));
   });
 
@@ -188,6 +192,16 @@ describe('keyward user and audit on the embedded stores', () => {
       new RegExp(
         `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  account_deleted  user="gone[^"]*" \\(#${gone}\\)  ip=-  \\{"via":"cli","sessions_revoked":null\\}\\n$`,
       ),
+    );
+    // An event of the server also shows the request it came from.
+    const served = await runCli(
+      ['audit', '--limit', '1', '--event', 'login_succeeded', '--user', 'alice'],
+      ws.env,
+    );
+    assertExit(served, 0);
+    assert.match(
+      served.stdout,
+      /^\S+Z {2}login_succeeded {2}user="alice" \(#\d+\) {2}ip=\S+ {2}req=[0-9a-f-]{36} {2}\{"sid":"[^"]+"\}\n$/,
     );
   });
 });

@@ -46,11 +46,11 @@ describe('migrations on PostgreSQL', () => {
     try {
       const [ranA, ranB] = await Promise.all([migrateToLatest(a), migrateToLatest(b)]);
       const applied = [...ranA, ...ranB].sort();
-      assert.deepEqual(applied, ['001_users', '002_audit_events']);
+      assert.deepEqual(applied, ['001_users', '002_audit_events', '003_audit_request_id']);
       const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(a.db);
       assert.deepEqual(
         rows.rows.map((r) => r.name),
-        ['001_users', '002_audit_events'],
+        ['001_users', '002_audit_events', '003_audit_request_id'],
       );
       assert.deepEqual(await migrateToLatest(b), [], 'a third run has nothing to do');
     } finally {

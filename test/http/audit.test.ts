@@ -154,6 +154,52 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await assertNoSecretStored();
       });
 
+      it('each event names the request that caused it: its id in the row and in the audit log line', async () => {
+        const u = await signup(t.app, '198.51.100.30');
+        // A well-formed X-Request-Id from the client (or a proxy) is kept; a malformed one is replaced.
+        const given = `audit-${u.userId}.req:1`;
+        const ok = await t.app.inject({
+          method: 'POST',
+          url: '/authenticate_user',
+          payload: { username: u.username, password: PASSWORD },
+          headers: { 'x-request-id': given },
+          ...from('198.51.100.31'),
+        });
+        assertOk(ok);
+        secrets.add(ok.json<TokenBody>().token);
+        secrets.add(ok.json<TokenBody>().refresh_token);
+        assert.equal(ok.headers['x-request-id'], given);
+        assert.equal((await theRow('login_succeeded', { userId: u.userId })).request_id, given);
+
+        const bad = await t.app.inject({
+          method: 'POST',
+          url: '/authenticate_user',
+          payload: { username: u.username, password: WRONG },
+          headers: { 'x-request-id': 'not a valid id\u0007' },
+          ...from('198.51.100.31'),
+        });
+        assertError(bad, 401, 'invalid_credentials');
+        const generated = bad.headers['x-request-id'];
+        assert.equal(typeof generated, 'string');
+        assert.match(String(generated), /^[0-9a-f-]{36}$/);
+        assert.equal((await theRow('login_failed', { userId: u.userId })).request_id, generated);
+
+        const lines = logged
+          .map((line) => JSON.parse(line) as { reqId?: string; audit?: { event: string; username?: string } })
+          // The two suites share the log; usernames are unique across them, user ids are not.
+          .filter((line) => line.audit?.username === u.username);
+        assert.deepEqual(
+          lines.map((line) => [line.audit?.event, line.reqId]),
+          [
+            ['signup', (await theRow('signup', { userId: u.userId })).request_id],
+            ['login_succeeded', given],
+            ['login_failed', generated],
+          ],
+        );
+        assert.equal(typeof lines[0]?.reqId, 'string', 'the signup line has its request id too');
+        await assertNoSecretStored();
+      });
+
       it('login succeeded: user id, IP and the session id', async () => {
         const u = await signup(t.app, '198.51.100.2');
         const s = await session(u.username, '198.51.100.3');

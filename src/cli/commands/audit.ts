@@ -8,7 +8,8 @@ function line(e: StoredAuditEvent): string {
   const who = e.username !== null ? JSON.stringify(e.username) : e.userId !== null ? `#${e.userId}` : '-';
   const user = e.userId !== null && e.username !== null ? `${who} (#${e.userId})` : who;
   const detail = e.detail === null ? '' : JSON.stringify(e.detail);
-  return [e.at, e.event, `user=${user}`, `ip=${e.ip ?? '-'}`, detail].join('  ').trimEnd();
+  const request = e.requestId === null ? [] : [`req=${e.requestId}`];
+  return [e.at, e.event, `user=${user}`, `ip=${e.ip ?? '-'}`, ...request, detail].join('  ').trimEnd();
 }
 
 export const auditCommand: Command = {
