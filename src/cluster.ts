@@ -34,7 +34,7 @@ interface Slot {
  * other does not know).
  */
 async function prepareSharedState(config: Config): Promise<void> {
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, config.databaseOptions);
   try {
     await migrateReachable(database, config.databaseUrl);
   } finally {

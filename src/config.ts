@@ -26,6 +26,7 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)' })),
+  DATABASE_PREPARED_STATEMENTS: Type.Enum(['on', 'off'], { default: 'on' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   CORS_ORIGINS: Type.String({ default: '' }),
@@ -146,6 +147,8 @@ function toConfig(env: Env) {
     host: env.HOST,
     dataDir,
     databaseUrl: env.DATABASE_URL ?? `sqlite:${path.join(dataDir, 'users.db')}`,
+    /** PostgreSQL: queries as named prepared statements (SQLite prepares each text once regardless). */
+    databaseOptions: { preparedStatements: env.DATABASE_PREPARED_STATEMENTS === 'on' },
     logLevel: env.LOG_LEVEL,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: env.CORS_ORIGINS.split(',')

@@ -132,7 +132,7 @@ function createRateLimitStore(config: Config, client: Redis | Cluster | undefine
 export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
   const logger = overrides.logger ?? createLogger(config);
   const now = overrides.now ?? Date.now;
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, config.databaseOptions);
   try {
     await migrateReachable(database, config.databaseUrl);
   } catch (error) {

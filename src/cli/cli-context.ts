@@ -63,7 +63,7 @@ export class CliContext {
     const url = this.config.databaseUrl;
     let database: Database;
     try {
-      database = openDatabase(url);
+      database = openDatabase(url, this.config.databaseOptions);
     } catch (error) {
       throw new CliError(`cannot open the database ${redactUrl(url)}: ${reasonOf(error)}`, 1, {
         cause: error,

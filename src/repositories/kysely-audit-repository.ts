@@ -55,7 +55,11 @@ export class KyselyAuditRepository implements AuditRepository {
 
   async recent(query: AuditQuery): Promise<StoredAuditEvent[]> {
     try {
-      let select = this.db.selectFrom('audit_events').selectAll();
+      // Named columns, not `*`: a prepared statement whose result changes shape (a column added by a later
+      // migration while this process runs) fails on PostgreSQL until its connection is replaced.
+      let select = this.db
+        .selectFrom('audit_events')
+        .select(['id', 'at', 'event', 'user_id', 'username', 'ip', 'detail', 'request_id']);
       if (query.userId !== undefined) select = select.where('user_id', '=', query.userId);
       if (query.event !== undefined) select = select.where('event', '=', query.event);
       const rows = await select.orderBy('id', 'desc').limit(query.limit).execute();

@@ -29,7 +29,7 @@ await userRepositoryContract('KyselyUserRepository on PostgreSQL', async () => {
   };
 });
 
-describe('migrations on PostgreSQL', () => {
+describe('the database on PostgreSQL: migrations and prepared statements', () => {
   let testDb: TestDatabase;
 
   before(async () => {
@@ -70,4 +70,57 @@ describe('migrations on PostgreSQL', () => {
       await database.close();
     }
   });
+
+  /** The user look-up run twice on one connection, then what that connection holds as prepared statements. */
+  async function preparedAfterLookups(
+    preparedStatements: boolean,
+  ): Promise<{ name: string; statement: string }[]> {
+    const database = openDatabase(testDb.url, { preparedStatements });
+    try {
+      await migrateToLatest(database);
+      const created = await new KyselyUserRepository(database.db).create({
+        username: 'Prepared',
+        usernameKey: `prepared-${String(preparedStatements)}`,
+        passwordHash: 'not a real hash',
+      });
+      return await database.db.connection().execute(async (db) => {
+        const users = new KyselyUserRepository(db);
+        assert.deepEqual(await users.findById(created.id), created);
+        assert.deepEqual(
+          await users.findById(created.id),
+          created,
+          'the second run of the prepared statement',
+        );
+        assert.equal(await users.findById(created.id + 1000), undefined);
+        const held = await sql<{ name: string; statement: string }>`
+          SELECT name, statement FROM pg_prepared_statements ORDER BY name`.execute(db);
+        return held.rows;
+      });
+    } finally {
+      await database.close();
+    }
+  }
+
+  it(
+    'by default each parameterised query is a named statement, parsed once per connection',
+    { skip },
+    async () => {
+      const held = await preparedAfterLookups(true);
+      const lookups = held.filter((s) =>
+        /^select "id", "username" from "users" where "id" = \$1$/.test(s.statement),
+      );
+      assert.equal(lookups.length, 1, JSON.stringify(held));
+      assert.match(lookups[0]?.name ?? '', /^keyward_\d+$/);
+      // The statement naming is the pool's: the query listing them has no parameters and stays unnamed.
+      assert.ok(held.every((s) => s.name.startsWith('keyward_')));
+    },
+  );
+
+  it(
+    'with DATABASE_PREPARED_STATEMENTS=off nothing is prepared (a PgBouncer in transaction mode)',
+    { skip },
+    async () => {
+      assert.deepEqual(await preparedAfterLookups(false), []);
+    },
+  );
 });
