@@ -38,6 +38,8 @@ const USAGE = `usage: npm run bench -- [options]
                      the floor servers (the Ed25519 signature alone, the single-use floor, the TOKEN_ROTATION=off
                      floor), alternating in 6 rounds of 4 s; prints each one's req/s as a ratio of the bare server
   --rotation-off     with --profile or --ab: the servers run with TOKEN_ROTATION=off
+  --store=memory     with --profile or --ab: the in-process token store (npm start's default) instead of Redis; no
+                     floor server then (the floor is Redis's round trip)
   --no-scale         full run without the scale check
   --no-build         use dist/ as it is (the full run rebuilds otherwise)
   --keep-tmp         keep bench/.tmp/run-*/ (databases, keys, server logs)
@@ -46,7 +48,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 const args = process.argv.slice(2);
 const KNOWN =
-  /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|ab=\S+|limits|rotation-off|log-level=\w+|node-args=\S+|help)$/;
+  /^--(quick|scale|no-scale|no-build|keep-tmp|profile(=\d+)?|ab=\S+|limits|rotation-off|store=(memory|redis)|log-level=\w+|node-args=\S+|help)$/;
 const unknown = args.filter((a) => !KNOWN.test(a));
 if (unknown.length > 0 || args.includes('--help')) {
   if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(' ')}`);
@@ -128,6 +130,12 @@ const REDIS_EDDSA: BenchConfig = {
   // beside the bench's own level (warn unless --log-level says otherwise).
   scenarios: quick ? ALL : [...ALL, 'get-user-off-info'],
 };
+
+/** The configuration of `--profile` and `--ab`: Redis and EdDSA, or with `--store=memory` the in-process store. */
+const SINGLE: BenchConfig =
+  option('store') === 'memory'
+    ? { id: 'memory-eddsa', label: 'memory, EdDSA', store: 'memory', alg: 'EdDSA', scenarios: ['get-user'] }
+    : REDIS_EDDSA;
 
 // The quick run still goes through every scenario and both stores and both algorithms once.
 const CONFIGS: BenchConfig[] = quick
@@ -785,14 +793,14 @@ async function runScale(client: ClientProcess, bare: Target, hash: string): Prom
   return { base, users100k: users, sessions100k: sessions };
 }
 
-/** GET /user (chained, Redis, EdDSA) under `--cpu-prof`, summarised over the measured window only. */
+/** GET /user (chained, EdDSA, Redis or `--store=memory`) under `--cpu-prof`, summarised over the measured window only. */
 async function runProfile(): Promise<void> {
   mkdirSync(PROFILES, { recursive: true });
   const variant = rotationOff ? 'rotation-off' : 'single-use';
-  const name = `keyward-get-user-${variant}-redis-eddsa-${runId}.cpuprofile`;
+  const name = `keyward-get-user-${variant}-${SINGLE.id}-${runId}.cpuprofile`;
   const server = await startKeyward(
     'keyward profile',
-    REDIS_EDDSA,
+    SINGLE,
     path.join(TMP, 'profile'),
     redisPrefix('profile'),
     '',
@@ -818,20 +826,20 @@ async function runProfile(): Promise<void> {
   if (!existsSync(file)) throw new Error(`no profile at ${file}: did the server exit cleanly?`);
   const rps = result.requests / (result.elapsedMs / 1000);
   const head =
-    `GET /user, ${rotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
+    `GET /user, ${rotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, ${SINGLE.label}, ` +
     `${CONNECTIONS} connections, under --cpu-prof: ` +
     `${rps.toFixed(0)} req/s, ${((cpu.all * 1e6) / result.requests).toFixed(0)} µs of server CPU per request ` +
     `(event loop ${((cpu.loop * 1e6) / result.requests).toFixed(0)} µs), ` +
     `${result.non2xx + result.socketErrors} errors. Profile: ${path.relative(ROOT, file)}\n\n`;
   const summary = head + renderSummary(summarise(readProfile(file), 25, { fromUs, toUs }), result.requests);
-  const out = path.join(TMP_ROOT, `profile-summary-${variant}.md`);
+  const out = path.join(TMP_ROOT, `profile-summary-${variant}-${SINGLE.id}.md`);
   writeFileSync(out, summary);
   process.stdout.write(`${summary}\n`);
   log(`profile summary written to ${path.relative(ROOT, out)}`);
 }
 
 /**
- * `--ab=DIR`: chained GET /user (Redis, EdDSA; `--rotation-off` for TOKEN_ROTATION=off) on this checkout's build
+ * `--ab=DIR`: chained GET /user (EdDSA, Redis or `--store=memory`; `--rotation-off` for TOKEN_ROTATION=off) on this checkout's build
  * and on DIR's, with the floor server beside them, in alternating rounds: how a change moves the figures, measured
  * in one run so that the machine's moods hit both.
  */
@@ -852,7 +860,7 @@ async function runAb(otherRoot: string): Promise<void> {
     const dir = path.join(TMP, `ab-${targets.length}`);
     const server = await startKeyward(
       `keyward (${id})`,
-      REDIS_EDDSA,
+      SINGLE,
       dir,
       redisPrefix(`ab${targets.length}`),
       '',
@@ -863,7 +871,7 @@ async function runAb(otherRoot: string): Promise<void> {
     seedUsers(path.join(dir, 'users.db'), 0, USERS, passwordHash);
     targets.push(await keywardTarget(server, 0));
   }
-  const floor = await startFloor(REDIS_EDDSA, rotationOff ? 'off' : 'single-use');
+  const floor = await startFloor(SINGLE, rotationOff ? 'off' : 'single-use');
   if (floor) targets.push(floor);
   const m = await measure(client, targets, chained('get-user'), CONNECTIONS, {
     warmupMs: 2000,
@@ -887,7 +895,7 @@ async function runAb(otherRoot: string): Promise<void> {
     );
   }
   process.stdout.write(
-    `GET /user, ${rotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, Redis, EdDSA, ` +
+    `GET /user, ${rotationOff ? 'TOKEN_ROTATION=off' : 'chained single-use tokens'}, ${SINGLE.label}, ` +
       `${CONNECTIONS} connections, LOG_LEVEL=${logLevel}\n${lines.join('\n')}\n`,
   );
 }
