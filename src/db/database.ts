@@ -229,10 +229,11 @@ type Query = (config: unknown, values?: unknown, callback?: unknown) => unknown;
 /**
  * Makes a pool client run every parameterised query (Kysely's, whose values are always parameters) as a named
  * prepared statement: pg then parses it once per connection and afterwards sends only Bind and Execute, where an
- * unnamed statement is parsed and planned again on every call: the repository's user look-up by id, 16 in flight,
- * ran 10.1–11.7k → 14.8–18.1k times a second on the reference machine (docs/performance.md). The names are shared by the pool's connections, one text per
- * name, so that a statement is prepared once on each connection. Queries without parameters (BEGIN, COMMIT, the
- * migrations' DDL) run as they are. Kysely reads none of the client's other methods, so only `query` is wrapped.
+ * unnamed statement is parsed and planned again on every call. The repository's user look-up by id, 16 in flight,
+ * ran 10.1–11.7k → 14.8–18.1k times a second on the reference machine (docs/performance.md). The names are shared
+ * by the pool's connections, one text per name, so that a statement is prepared once on each connection. Queries
+ * without parameters (BEGIN, COMMIT, the migrations' DDL) run as they are. Kysely reads none of the client's other
+ * methods, so only `query` is wrapped.
  */
 function prepareStatements(client: { query: unknown }, names: Map<string, string>): void {
   const query = (client.query as Query).bind(client);
