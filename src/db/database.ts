@@ -165,13 +165,18 @@ function preparedOnce(sqlite: SQLite.Database): SqliteConnection {
   };
 }
 
+/** The file of a `sqlite:<file>` URL (`:memory:` when it names none); undefined for a PostgreSQL URL. */
+export function sqliteFile(url: string): string | undefined {
+  return url.startsWith('sqlite:') ? url.slice('sqlite:'.length) || ':memory:' : undefined;
+}
+
 /**
  * Opens the database named by DATABASE_URL (`sqlite:<file>` or `postgres://…`). Tools that run long statements
  * on purpose (a migration building an index on a large table) pass longer PostgreSQL deadlines.
  */
 export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length) || ':memory:';
+  const file = sqliteFile(url);
+  if (file !== undefined) {
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');

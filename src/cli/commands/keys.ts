@@ -1,5 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Config } from '../../config.js';
+import { sqliteFile } from '../../db/database.js';
 import {
   configuredKey,
   generateKeyFile,
@@ -53,13 +54,10 @@ function overrideNote(key: SigningKey | undefined): string | undefined {
  * record never undoes the change, which is already on disk; it is reported as a warning.
  */
 async function auditKeyChange(ctx: CliContext, entry: CliAuditEvent): Promise<void> {
-  const url = ctx.config.databaseUrl;
-  if (url.startsWith('sqlite:')) {
-    const file = url.slice('sqlite:'.length);
-    if (file === '' || file === ':memory:' || !existsSync(file)) {
-      ctx.err(`note: not audited: there is no database at ${ctx.databaseLabel} yet`);
-      return;
-    }
+  const file = sqliteFile(ctx.config.databaseUrl);
+  if (file !== undefined && (file === ':memory:' || !existsSync(file))) {
+    ctx.err(`note: not audited: there is no database at ${ctx.databaseLabel} yet`);
+    return;
   }
   try {
     await ctx.audit(entry);
