@@ -80,6 +80,15 @@ export async function runAll(
   return results;
 }
 
+/** The JSON objects of a command's `--json` output, one per line. */
+export function jsonLines<T>(stdout: string): T[] {
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
 /** Asserts the exit code, showing the output when it differs. */
 export function assertExit(result: CliResult, code: number): void {
   assert.equal(

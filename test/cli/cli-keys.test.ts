@@ -6,7 +6,14 @@ import { after, before, describe, it } from 'node:test';
 import { makeApp, PASSWORD, signUpAndLogin, type TestApp } from '../helpers/app.js';
 import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 import { assertOk, expectDead, expectLive, jwtPart, login, type TokenBody } from '../http/http-helpers.js';
-import { assertCleanFailure, assertExit, makeWorkspace, runCli, type CliWorkspace } from './cli-helpers.js';
+import {
+  assertCleanFailure,
+  assertExit,
+  jsonLines,
+  makeWorkspace,
+  runCli,
+  type CliWorkspace,
+} from './cli-helpers.js';
 
 const skip = (await redisUnavailable()) ?? false;
 const TTL = 600;
@@ -40,10 +47,7 @@ interface KeyEvent {
 async function keyEvents(ws: CliWorkspace, event: string): Promise<KeyEvent[]> {
   const r = await runCli(['audit', '--event', event, '--json'], ws.env);
   assertExit(r, 0);
-  return r.stdout
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as KeyEvent);
+  return jsonLines<KeyEvent>(r.stdout);
 }
 
 /** Sets a key file's modification time, which Keyward reads as the key's creation time. */

@@ -5,20 +5,19 @@ import type { StoredAuditEvent } from '../../src/repositories/audit-repository.j
 import { makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
 import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 import { assertError, assertOk, expectDead, expectLive, login, refresh } from '../http/http-helpers.js';
-import { assertCleanFailure, assertExit, makeWorkspace, runCli, type CliWorkspace } from './cli-helpers.js';
+import {
+  assertCleanFailure,
+  assertExit,
+  jsonLines,
+  makeWorkspace,
+  runCli,
+  type CliWorkspace,
+} from './cli-helpers.js';
 
 const skipRedis = (await redisUnavailable()) ?? false;
 
 /** One line of `keyward audit --json`: a stored event as the repository returns it. */
 type AuditLine = StoredAuditEvent;
-
-function jsonLines<T>(stdout: string): T[] {
-  return stdout
-    .trimEnd()
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as T);
-}
 
 describe('keyward user and audit on the embedded stores', () => {
   let ws: CliWorkspace;
