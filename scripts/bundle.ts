@@ -4,7 +4,7 @@
 // package.json reads of each): the server's resident memory at rest is about 15 MB lower (docs/performance.md).
 // The packages in EXTERNAL stay outside the bundle and load from node_modules. The CLI keeps tsc's modules.
 // Usage: tsx scripts/bundle.ts (`npm run build` runs it).
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Plugin } from 'esbuild';
@@ -115,6 +115,10 @@ export function workerBuild(root: string): BuildOptions {
 /** Writes `<root>/dist/server.js` (and its source map) and `<root>/dist/hash-worker.cjs`. */
 export async function bundle(root: string): Promise<void> {
   await Promise.all([build(serverBuild(root)), build(workerBuild(root))]);
+  // The portal's stylesheet, where src/portal/static-dir.ts looks for it from the bundle and from tsc's modules.
+  cpSync(path.join(root, 'src', 'portal', 'static'), path.join(root, 'dist', 'portal', 'static'), {
+    recursive: true,
+  });
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

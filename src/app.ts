@@ -14,6 +14,7 @@ import { DomainError } from './errors.js';
 import { registerErrorHandler, sendFrameworkError } from './http/error-handler.js';
 import { registerOpenApi } from './http/openapi.js';
 import { RequestLog } from './http/request-log.js';
+import { portalPages } from './portal/pages.js';
 import './http/route-config.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
@@ -108,6 +109,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(authRoutes, { auth: deps.authFacade });
   await app.register(sessionRoutes, { auth: deps.authFacade });
   await app.register(opsRoutes, { ops: deps.opsFacade });
+  if (config.portal.enabled) {
+    await app.register(portalPages, {
+      prefix: '/account',
+      config,
+      users: deps.userFacade,
+      auth: deps.authFacade,
+    });
+  }
 
   return app;
 }

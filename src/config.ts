@@ -68,6 +68,9 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_LOGIN_IP: Count(100, 'login attempts per IP per window'),
   RATE_LIMIT_SIGNUP_IP: Count(20, 'signups per IP per window'),
   RATE_LIMIT_WINDOW: Seconds(900, 'rate-limit window'),
+
+  PORTAL: Type.Enum(['on', 'off'], { default: 'on' }),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -195,6 +198,13 @@ function toConfig(env: Env) {
       signupPerIp: env.RATE_LIMIT_SIGNUP_IP,
       windowSec: env.RATE_LIMIT_WINDOW,
     },
+    /** The account portal at /account (SPEC §11); `secureCookies` when PUBLIC_URL is https. */
+    portal: {
+      enabled: env.PORTAL === 'on',
+      secureCookies: env.PUBLIC_URL?.startsWith('https://') ?? false,
+    },
+    /** Where people reach this server (links in mail); defaults to http://HOST:PORT. */
+    publicUrl: (env.PUBLIC_URL ?? `http://${env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
   };
 }
 

@@ -1,0 +1,57 @@
+import { DomainError, type ErrorCode } from '../errors.js';
+
+/** The sentence a person reads for each failure a form can meet (the JSON API's codes, in plain words). */
+const SENTENCES: Partial<Record<ErrorCode, string>> = {
+  invalid_credentials: 'That username and password do not match. Check both and try again.',
+  wrong_current_password: 'Your current password is not right. Type it again.',
+  username_taken: 'That username is taken. Choose another one.',
+  current_password_required: 'Type your current password to make this change.',
+  session_not_found: 'That session has already ended.',
+  invalid_token: 'Your session has ended. Sign in again.',
+  invalid_refresh_token: 'Your session has ended. Sign in again.',
+  token_missing: 'Sign in to continue.',
+  server_busy: 'We are busy right now. Wait a moment and try again.',
+  store_unavailable: 'Something on our side is not answering. Wait a moment and try again.',
+};
+
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+function wait(seconds: number): string {
+  if (seconds < 90) return `${seconds} seconds`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
+
+/**
+ * What to show next to a form for a failure. The password and username rules say what is wrong in their own
+ * message (`password must be 8-1024 characters long`), which is kept; other codes get a fixed sentence.
+ */
+export function messageFor(error: DomainError): string {
+  if (error.code === 'weak_password' || error.code === 'invalid_username') return sentence(error.message);
+  if (error.code === 'rate_limited') {
+    return error.retryAfter === undefined
+      ? 'Too many attempts. Wait a while and try again.'
+      : `Too many attempts. Wait ${wait(error.retryAfter)} and try again.`;
+  }
+  return SENTENCES[error.code] ?? sentence(error.message);
+}
+
+/** Short notices after a successful action, chosen by a fixed key in the redirect's query (never free text). */
+export const NOTICES = {
+  'signed-out': 'You are signed out.',
+  'signed-out-everywhere': 'You are signed out of every session.',
+  'password-changed': 'Your password is changed. Your other sessions are signed out.',
+  'session-revoked': 'The session is revoked.',
+  deleted: 'Your account is deleted.',
+  'session-ended': 'Your session has ended. Sign in again.',
+} as const;
+
+export type NoticeKey = keyof typeof NOTICES;
+
+export function noticeFrom(query: unknown): string | undefined {
+  const key = (query as { done?: unknown } | undefined)?.done;
+  return typeof key === 'string' && Object.hasOwn(NOTICES, key) ? NOTICES[key as NoticeKey] : undefined;
+}

@@ -1,0 +1,185 @@
+import type { SessionView } from '../../facades/auth-facade.js';
+import type { User } from '../../repositories/user-repository.js';
+import { CsrfField, Field, FormError, Layout, Notice, type PageContext } from './layout.js';
+import type { FormState } from './sign-in-pages.js';
+
+export function OverviewPage({
+  context,
+  user,
+  notice,
+}: {
+  context: PageContext;
+  user: User;
+  notice?: string;
+}) {
+  return (
+    <Layout title="Your account" context={context}>
+      <Notice message={notice} />
+      <dl class="card facts">
+        <dt>Username</dt>
+        <dd>{user.username}</dd>
+      </dl>
+      <ul class="actions">
+        <li>
+          <a href="/account/sessions">See where you are signed in</a>
+        </li>
+        <li>
+          <a href="/account/password">Change your password</a>
+        </li>
+        <li>
+          <a href="/account/delete" class="danger">
+            Delete your account
+          </a>
+        </li>
+      </ul>
+    </Layout>
+  );
+}
+
+export function PasswordPage({ context, state }: { context: PageContext; state: FormState }) {
+  return (
+    <Layout title="Change password" context={context}>
+      <form method="post" action="/account/password" class="card" novalidate>
+        <CsrfField context={context} />
+        <FormError message={state.error} />
+        <Field
+          label="Current password"
+          name="current_password"
+          type="password"
+          autocomplete="current-password"
+          invalid={state.error !== undefined}
+        />
+        <Field
+          label="New password"
+          name="new_password"
+          type="password"
+          autocomplete="new-password"
+          invalid={state.error !== undefined}
+          hint="At least 8 characters. Your other sessions are signed out."
+        />
+        <button type="submit">Change password</button>
+      </form>
+    </Layout>
+  );
+}
+
+function describeAgent(agent: string): string {
+  if (agent === '') return 'Unknown device';
+  return agent.length > 120 ? `${agent.slice(0, 117)}...` : agent;
+}
+
+function when(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+export function SessionsPage({
+  context,
+  sessions,
+  notice,
+  error,
+}: {
+  context: PageContext;
+  sessions: SessionView[];
+  notice?: string;
+  error?: string;
+}) {
+  return (
+    <Layout title="Sessions" context={context}>
+      <Notice message={notice} />
+      <FormError message={error} />
+      <p>Everywhere you are signed in to this account. Revoke any you do not recognise.</p>
+      <ul class="sessions">
+        {sessions.map((session) => (
+          <li class={session.current ? 'session current' : 'session'} key={session.id}>
+            <div>
+              <p class="agent">
+                {describeAgent(session.user_agent)}
+                {session.current ? <strong class="badge"> Current session</strong> : null}
+              </p>
+              <p class="meta">
+                {`From ${session.ip || 'an unknown address'} · signed in ${when(session.created_at)} · last used ${when(session.last_used_at)}`}
+              </p>
+            </div>
+            {session.current ? (
+              <form method="post" action="/account/sign-out">
+                <CsrfField context={context} />
+                <button type="submit" class="secondary">
+                  Sign out
+                </button>
+              </form>
+            ) : (
+              <form method="post" action="/account/sessions/revoke">
+                <CsrfField context={context} />
+                <input type="hidden" name="session_id" value={session.id} />
+                <button
+                  type="submit"
+                  class="secondary"
+                  aria-label={`Revoke session from ${session.ip || 'an unknown address'}`}
+                >
+                  Revoke
+                </button>
+              </form>
+            )}
+          </li>
+        ))}
+      </ul>
+      <form method="post" action="/account/sessions/sign-out-everywhere" class="card">
+        <CsrfField context={context} />
+        <p>Sign out of every session, this one included.</p>
+        <button type="submit" class="danger">
+          Sign out everywhere
+        </button>
+      </form>
+    </Layout>
+  );
+}
+
+export function DeletePage({ context, state }: { context: PageContext; state: FormState }) {
+  return (
+    <Layout title="Delete account" context={context}>
+      <form method="post" action="/account/delete" class="card" novalidate>
+        <CsrfField context={context} />
+        <FormError message={state.error} />
+        <p>
+          Deleting your account signs you out everywhere and removes your account for good. It cannot be
+          undone.
+        </p>
+        <div class="check">
+          <input
+            type="checkbox"
+            id="confirm"
+            name="confirm"
+            value="yes"
+            required
+            aria-invalid={state.error !== undefined ? 'true' : undefined}
+          />
+          <label for="confirm">I understand that my account will be deleted for good</label>
+        </div>
+        <button type="submit" class="danger">
+          Delete account
+        </button>
+      </form>
+    </Layout>
+  );
+}
+
+export function ErrorPage({
+  context,
+  title,
+  message,
+}: {
+  context: PageContext;
+  title: string;
+  message: string;
+}) {
+  return (
+    <Layout title={title} context={context}>
+      <p class="error" role="alert">
+        {message}
+      </p>
+      <p>
+        <a href="/account">Back to your account</a>
+      </p>
+    </Layout>
+  );
+}

@@ -1,0 +1,69 @@
+import { CsrfField, Field, FormError, Layout, Notice, type PageContext } from './layout.js';
+
+export interface FormState {
+  /** What the person typed, given back (never a password). */
+  values?: Record<string, string>;
+  error?: string;
+  notice?: string;
+}
+
+export function SignUpPage({ context, state }: { context: PageContext; state: FormState }) {
+  return (
+    <Layout title="Create your account" context={context}>
+      <form method="post" action="/account/sign-up" class="card" novalidate>
+        <CsrfField context={context} />
+        <FormError message={state.error} />
+        <Field
+          label="Username"
+          name="username"
+          autocomplete="username"
+          value={state.values?.username}
+          invalid={state.error !== undefined}
+          hint="4 to 64 characters, no spaces."
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autocomplete="new-password"
+          invalid={state.error !== undefined}
+          hint="At least 8 characters. A long phrase is easiest to remember."
+        />
+        <button type="submit">Sign up</button>
+      </form>
+      <p class="aside">
+        Already have an account? <a href="/account/sign-in">Sign in</a>
+      </p>
+    </Layout>
+  );
+}
+
+export function SignInPage({ context, state }: { context: PageContext; state: FormState }) {
+  return (
+    <Layout title="Sign in" context={context}>
+      <Notice message={state.notice} />
+      <form method="post" action="/account/sign-in" class="card" novalidate>
+        <CsrfField context={context} />
+        <FormError message={state.error} />
+        <Field
+          label="Username"
+          name="username"
+          autocomplete="username"
+          value={state.values?.username}
+          invalid={state.error !== undefined}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autocomplete="current-password"
+          invalid={state.error !== undefined}
+        />
+        <button type="submit">Sign in</button>
+      </form>
+      <p class="aside">
+        New here? <a href="/account/sign-up">Create an account</a>
+      </p>
+    </Layout>
+  );
+}
