@@ -96,7 +96,7 @@ export function SessionsPage({
                 {describeAgent(session.user_agent)}
                 {session.current ? <strong class="badge"> Current session</strong> : null}
               </p>
-              <p class="meta">
+              <p class="meta" id={`session-${session.id}`}>
                 {`From ${session.ip || 'an unknown address'} · signed in ${when(session.created_at)} · last used ${when(session.last_used_at)}`}
               </p>
             </div>
@@ -111,11 +111,7 @@ export function SessionsPage({
               <form method="post" action="/account/sessions/revoke">
                 <CsrfField context={context} />
                 <input type="hidden" name="session_id" value={session.id} />
-                <button
-                  type="submit"
-                  class="secondary"
-                  aria-label={`Revoke session from ${session.ip || 'an unknown address'}`}
-                >
+                <button type="submit" class="secondary" aria-describedby={`session-${session.id}`}>
                   Revoke
                 </button>
               </form>
