@@ -250,9 +250,10 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (app, { conf
     const token = await signedIn(request, reply);
     if (token === undefined) return reply;
     const { user } = await users.get(token);
+    const account = { username: user.username };
     return html(
       reply,
-      OverviewPage({ context: context(reply, true), user, notice: noticeFrom(request.query) }),
+      OverviewPage({ context: context(reply, true), account, notice: noticeFrom(request.query) }),
     );
   });
 

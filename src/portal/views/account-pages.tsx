@@ -1,24 +1,56 @@
 import type { SessionView } from '../../facades/auth-facade.js';
-import type { User } from '../../repositories/user-repository.js';
 import { CsrfField, Field, FormError, Layout, Notice, type PageContext } from './layout.js';
 import type { FormState } from './sign-in-pages.js';
 
+/** What the overview shows; email and two-factor state are absent when this build has no such feature. */
+export interface AccountSummary {
+  username: string;
+  email?: { address: string | null; verified: boolean } | undefined;
+  mfaEnabled?: boolean | undefined;
+}
+
 export function OverviewPage({
   context,
-  user,
+  account,
   notice,
 }: {
   context: PageContext;
-  user: User;
-  notice?: string;
+  account: AccountSummary;
+  notice?: string | undefined;
 }) {
+  const { email } = account;
   return (
     <Layout title="Your account" context={context}>
       <Notice message={notice} />
       <dl class="card facts">
         <dt>Username</dt>
-        <dd>{user.username}</dd>
+        <dd>{account.username}</dd>
+        {email === undefined ? null : (
+          <>
+            <dt>Email</dt>
+            <dd>
+              {email.address === null
+                ? 'None'
+                : `${email.address} (${email.verified ? 'verified' : 'not verified'})`}
+            </dd>
+          </>
+        )}
+        {account.mfaEnabled === undefined ? null : (
+          <>
+            <dt>Two-factor authentication</dt>
+            <dd>{account.mfaEnabled ? 'On' : 'Off'}</dd>
+          </>
+        )}
       </dl>
+      {email !== undefined && email.address !== null && !email.verified ? (
+        <form method="post" action="/account/email/verification" class="card">
+          <CsrfField context={context} />
+          <p>Your email is not verified yet, so it cannot be used to reset your password.</p>
+          <button type="submit" class="secondary">
+            Send verification email
+          </button>
+        </form>
+      ) : null}
       <ul class="actions">
         <li>
           <a href="/account/sessions">See where you are signed in</a>
@@ -26,6 +58,18 @@ export function OverviewPage({
         <li>
           <a href="/account/password">Change your password</a>
         </li>
+        {email === undefined ? null : (
+          <li>
+            <a href="/account/email">{email.address === null ? 'Add an email' : 'Change your email'}</a>
+          </li>
+        )}
+        {account.mfaEnabled === undefined ? null : (
+          <li>
+            <a href="/account/two-factor">
+              {account.mfaEnabled ? 'Two-factor authentication' : 'Set up two-factor authentication'}
+            </a>
+          </li>
+        )}
         <li>
           <a href="/account/delete" class="danger">
             Delete your account

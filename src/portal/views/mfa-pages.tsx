@@ -1,0 +1,150 @@
+import { CsrfField, Field, FormError, Layout, type PageContext } from './layout.js';
+import type { FormState } from './sign-in-pages.js';
+
+/** The second step of a sign-in: a code from the authenticator app, or one of the recovery codes. */
+export function SignInCodePage({ context, state }: { context: PageContext; state: FormState }) {
+  return (
+    <Layout title="Two-factor authentication" context={context}>
+      <form method="post" action="/account/sign-in/code" class="card" novalidate>
+        <CsrfField context={context} />
+        <FormError message={state.error} />
+        <Field
+          label="Code"
+          name="code"
+          autocomplete="one-time-code"
+          inputmode="numeric"
+          required={false}
+          invalid={state.error !== undefined}
+          hint="The 6-digit code your authenticator app shows now."
+        />
+        <Field
+          label="Recovery code"
+          name="recovery_code"
+          autocomplete="off"
+          required={false}
+          invalid={state.error !== undefined}
+          hint="No phone at hand? Type one of your recovery codes here instead (each works once)."
+        />
+        <button type="submit">Verify</button>
+      </form>
+      <p class="aside">
+        <a href="/account/sign-in">Start again</a>
+      </p>
+    </Layout>
+  );
+}
+
+/** Two-factor state when it is on, or the first step of turning it on (the password again). */
+export function TwoFactorPage({
+  context,
+  state,
+  enabled,
+}: {
+  context: PageContext;
+  state: FormState;
+  enabled: boolean;
+}) {
+  return (
+    <Layout title="Two-factor authentication" context={context}>
+      {enabled ? (
+        <p class="notice" role="status">
+          Two-factor authentication is on. Signing in asks for a code from your authenticator app, or one of
+          your recovery codes.
+        </p>
+      ) : (
+        <>
+          <p>
+            With two-factor authentication, signing in also asks for a 6-digit code from an authenticator app
+            on your phone, so a stolen password alone is not enough.
+          </p>
+          <form method="post" action="/account/two-factor" class="card" novalidate>
+            <CsrfField context={context} />
+            <FormError message={state.error} />
+            <Field
+              label="Current password"
+              name="current_password"
+              type="password"
+              autocomplete="current-password"
+              invalid={state.error !== undefined}
+            />
+            <button type="submit">Enable two-factor authentication</button>
+          </form>
+        </>
+      )}
+    </Layout>
+  );
+}
+
+/**
+ * The QR code and the secret of a pending enrolment, and the code that confirms it. The secret and the otpauth URL
+ * travel back in hidden fields only so that a wrong code can show this page again; the server checks the code
+ * against its own pending secret, never against these.
+ */
+export function TwoFactorConfirmPage({
+  context,
+  state,
+  secret,
+  otpauthUrl,
+  qrDataUrl,
+}: {
+  context: PageContext;
+  state: FormState;
+  secret: string;
+  otpauthUrl: string;
+  qrDataUrl: string;
+}) {
+  return (
+    <Layout title="Set up your authenticator app" context={context}>
+      <ol class="steps">
+        <li>
+          <p>Scan this QR code with your authenticator app.</p>
+          <img class="qr" src={qrDataUrl} alt="QR code of your two-factor secret, for an authenticator app" />
+        </li>
+        <li>
+          <p>
+            Or type this secret into the app: <code class="secret">{secret}</code>
+          </p>
+        </li>
+        <li>
+          <p>Type the 6-digit code the app shows, to finish.</p>
+        </li>
+      </ol>
+      <form method="post" action="/account/two-factor/confirm" class="card" novalidate>
+        <CsrfField context={context} />
+        <input type="hidden" name="secret" value={secret} />
+        <input type="hidden" name="otpauth_url" value={otpauthUrl} />
+        <FormError message={state.error} />
+        <Field
+          label="Code"
+          name="code"
+          autocomplete="one-time-code"
+          inputmode="numeric"
+          invalid={state.error !== undefined}
+        />
+        <button type="submit">Verify</button>
+      </form>
+    </Layout>
+  );
+}
+
+export function RecoveryCodesPage({ context, codes }: { context: PageContext; codes: string[] }) {
+  return (
+    <Layout title="Save your recovery codes" context={context}>
+      <p class="notice" role="status">
+        Two-factor authentication is on.
+      </p>
+      <p>
+        If you lose your phone, each of these codes signs you in once. Keep them somewhere safe: this is the
+        only time they are shown.
+      </p>
+      <ol class="card codes">
+        {codes.map((code) => (
+          <li key={code}>{code}</li>
+        ))}
+      </ol>
+      <p>
+        <a href="/account">I have saved them: back to my account</a>
+      </p>
+    </Layout>
+  );
+}
