@@ -75,3 +75,47 @@ export class SessionCookie {
     });
   }
 }
+
+/**
+ * A short-lived cookie that carries one step of a flow: the mfa_token between the password and the code, or the
+ * token of a mail link once it is taken out of the URL. Scoped to the page that needs it (over https: `__Host-`,
+ * `Path=/`, as above), HttpOnly, SameSite=Lax (a link clicked in a mail client is a top-level navigation).
+ */
+export class FlowCookie {
+  readonly name: string;
+  readonly path: string;
+
+  constructor(
+    name: string,
+    scope: string,
+    private readonly secure: boolean,
+    private readonly maxAgeSec: number,
+  ) {
+    this.name = secure ? `__Host-${name}` : name;
+    this.path = secure ? '/' : scope;
+  }
+
+  get(request: FastifyRequest): string | undefined {
+    const value = request.cookies[this.name];
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  set(reply: FastifyReply, value: string, maxAgeSec = this.maxAgeSec): void {
+    void reply.setCookie(this.name, value, {
+      path: this.path,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.secure,
+      maxAge: maxAgeSec,
+    });
+  }
+
+  clear(reply: FastifyReply): void {
+    void reply.clearCookie(this.name, {
+      path: this.path,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.secure,
+    });
+  }
+}
