@@ -77,6 +77,11 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (app, { conf
   const cookies = cookieSettings(config.portal.secureCookies, config.tokens.sessionMaxTtlSec);
   const session = new SessionCookie(auth, cookies);
 
+  // Pages, not API: none of them belongs in the OpenAPI document.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true };
+  });
+
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   await app.register(fastifyCookie);
   await app.register(fastifyCsrf, {

@@ -289,6 +289,18 @@ describe('portal escaping', () => {
   });
 });
 
+describe('the OpenAPI document', () => {
+  it('lists no portal page', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/openapi.json' });
+    const paths = Object.keys(res.json<{ paths: Record<string, unknown> }>().paths);
+    assert.ok(paths.includes('/user'));
+    assert.deepEqual(
+      paths.filter((p) => p.startsWith('/account')),
+      [],
+    );
+  });
+});
+
 describe('PORTAL=off', () => {
   it('removes every /account route', async () => {
     const off = await makeApp({ PORTAL: 'off' });
