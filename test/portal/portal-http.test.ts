@@ -289,6 +289,38 @@ describe('portal escaping', () => {
   });
 });
 
+describe('hostile bodies', () => {
+  it('never get a 5xx on any form', async () => {
+    const client = await signedIn();
+    await client.get('/account');
+    const cookie = [...client.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    const csrf = client.csrf;
+    const bodies: [string, string][] = [
+      ['application/json', JSON.stringify({ _csrf: {}, username: 'a', password: 'b' })],
+      ['application/json', JSON.stringify({ _csrf: [csrf], username: 'a' })],
+      ['application/json', JSON.stringify({ _csrf: csrf, username: ['a'], password: 7, session_id: {} })],
+      ['application/json', 'null'],
+      ['application/x-www-form-urlencoded', `_csrf=${csrf}&_csrf=x&username=a&password=b`],
+      ['application/x-www-form-urlencoded', `_csrf=${csrf}&username=a&username=b&session_id=x&session_id=y`],
+      ['application/x-www-form-urlencoded', `_csrf=%ZZ&username=a`],
+      ['application/x-www-form-urlencoded', `__proto__[x]=1&constructor[prototype][y]=2&_csrf=${csrf}`],
+      ['text/plain', 'hello'],
+    ];
+    const forms = ['/account/sign-in', '/account/sign-up', '/account/sessions/revoke', '/account/password'];
+    for (const [type, payload] of bodies) {
+      for (const url of forms) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url,
+          headers: { cookie, 'content-type': type },
+          payload,
+        });
+        assert.ok(res.statusCode < 500, `${url} ${type} ${payload}: ${res.statusCode}`);
+      }
+    }
+  });
+});
+
 describe('the OpenAPI document', () => {
   it('lists no portal page', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/openapi.json' });
