@@ -47,6 +47,14 @@ export const NOTICES = {
   'session-revoked': 'The session is revoked.',
   deleted: 'Your account is deleted.',
   'session-ended': 'Your session has ended. Sign in again.',
+  'reset-sent':
+    'If the account exists and has a verified email, a reset link is on its way. Check your inbox.',
+  'password-reset': 'Your password is reset and every session is signed out. Sign in with the new password.',
+  'email-verified': 'Your email is verified.',
+  'verification-sent': 'A verification email is on its way. Open the link in it.',
+  'email-changed': 'Your email is changed. Verify it with the link we sent.',
+  'sign-in-expired': 'That sign-in took too long or had too many wrong codes. Start again.',
+  'mfa-enabled': 'Two-factor authentication is on.',
 } as const;
 
 export type NoticeKey = keyof typeof NOTICES;

@@ -3,15 +3,16 @@ import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { VNode } from 'preact';
-import { render } from 'preact-render-to-string';
 import type { Config } from '../config.js';
-import { DomainError, ERRORS } from '../errors.js';
+import { DomainError } from '../errors.js';
 import type { AuthFacade } from '../facades/auth-facade.js';
 import type { UserFacade } from '../facades/user-facade.js';
 import { clientInfo } from '../routes/client-info.js';
-import { messageFor, noticeFrom, type NoticeKey } from './messages.js';
-import { cookieSettings, SessionCookie } from './session-cookie.js';
+import { registerEmailPages, type EmailPort } from './email-routes.js';
+import { messageFor, noticeFrom } from './messages.js';
+import { registerMfaPages, type MfaPort } from './mfa-routes.js';
+import { done, failure, field, formError, html, type PageKit } from './page-kit.js';
+import { cookieSettings, FlowCookie, SessionCookie } from './session-cookie.js';
 import { staticDir } from './static-dir.js';
 import { DeletePage, ErrorPage, OverviewPage, PasswordPage, SessionsPage } from './views/account-pages.js';
 import type { PageContext } from './views/layout.js';
@@ -21,7 +22,14 @@ export interface PortalOptions {
   config: Config;
   users: UserFacade;
   auth: AuthFacade;
+  /** The email pages, when this build has email (SPEC §9). */
+  email?: { account: EmailPort; resetTtlSec: number; verifyTtlSec: number } | undefined;
+  /** The two-factor pages and the sign-in code step, when this build has a second factor (SPEC §10). */
+  mfa?: { facade: MfaPort; enabled: (token: string) => Promise<boolean> } | undefined;
 }
+
+/** A login's answer: tokens, or (with a second factor) the mfa_token for the code step. */
+type LoginAnswer = { refresh_token: string } | { mfa_required: true; mfa_token: string; expires_in: number };
 
 /**
  * No inline script or style anywhere; images only from here or data: URLs (the QR code); forms post only here;
@@ -36,44 +44,15 @@ const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-/** Field lengths above the JSON API's schema limits are cut, never passed on whole. */
-const MAX_FIELD = 4096;
-
-function field(request: FastifyRequest, name: string): string {
-  const body = request.body as Record<string, unknown> | undefined;
-  const value = body?.[name];
-  return typeof value === 'string' ? value.slice(0, MAX_FIELD) : '';
-}
-
-function html(reply: FastifyReply, page: VNode, status = 200): FastifyReply {
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    .send(`<!doctype html>\n${render(page)}`);
-}
-
-function failure(reply: FastifyReply, error: DomainError): number {
-  if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
-  return ERRORS[error.code].status;
-}
-
-/** A DomainError a form shows next to its fields; a dead session is not one (the error handler signs out). */
-function formError(error: unknown): DomainError {
-  if (error instanceof DomainError && error.code !== 'invalid_token' && error.code !== 'token_missing')
-    return error;
-  throw error;
-}
-
-function done(reply: FastifyReply, path: string, notice?: NoticeKey): FastifyReply {
-  return reply.redirect(notice === undefined ? path : `${path}?done=${notice}`, 303);
-}
-
 /**
  * The account portal (SPEC §11): server-rendered pages under /account, forms in and redirects out, calling the
  * same facades as the JSON API. Registered as its own encapsulated plugin: its parsers, cookies, CSRF check and
  * headers run on /account only, never on the JSON routes.
  */
-export const portalPages: FastifyPluginAsync<PortalOptions> = async (app, { config, users, auth }) => {
+export const portalPages: FastifyPluginAsync<PortalOptions> = async (
+  app,
+  { config, users, auth, email, mfa },
+) => {
   const cookies = cookieSettings(config.portal.secureCookies, config.tokens.sessionMaxTtlSec);
   const session = new SessionCookie(auth, cookies);
 
@@ -129,6 +108,19 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (app, { conf
     preHandler: (request: FastifyRequest, reply: FastifyReply, next: () => void) => {
       app.csrfProtection(request, reply, next);
     },
+  };
+
+  const kit: PageKit = { session, secureCookies: cookies.secure, context, signedIn, protect };
+  const mfaCookie = new FlowCookie('keyward_mfa', '/account/sign-in', cookies.secure, 300);
+
+  /** Where a right password leads: the account, or the code step when the account has a second factor. */
+  const afterPassword = (reply: FastifyReply, login: LoginAnswer): FastifyReply => {
+    if ('mfa_required' in login) {
+      mfaCookie.set(reply, login.mfa_token, login.expires_in);
+      return done(reply, '/account/sign-in/code');
+    }
+    session.set(reply, login.refresh_token);
+    return done(reply, '/account');
   };
 
   app.setErrorHandler((error: FastifyError | DomainError, request, reply) => {
@@ -196,6 +188,14 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (app, { conf
     ),
   );
 
+  if (email !== undefined) {
+    registerEmailPages(app, kit, email.account, {
+      resetSec: email.resetTtlSec,
+      verifySec: email.verifyTtlSec,
+    });
+  }
+  if (mfa !== undefined) registerMfaPages(app, kit, mfa.facade, mfaCookie, mfa.enabled);
+
   // Sign up, sign in, sign out.
 
   app.get('/sign-up', async (request, reply) =>
@@ -206,20 +206,23 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (app, { conf
     const username = field(request, 'username');
     const password = field(request, 'password');
     const client = clientInfo(request);
+    let login: LoginAnswer;
     try {
       await users.create(username, password, client);
-      const login = await auth.authenticate(username, password, client);
-      session.set(reply, login.refresh_token);
+      login = await auth.authenticate(username, password, client);
     } catch (error) {
       const e = formError(error);
       const state: FormState = { values: { username }, error: messageFor(e) };
       return html(reply, SignUpPage({ context: context(reply, false), state }), failure(reply, e));
     }
-    return done(reply, '/account');
+    return afterPassword(reply, login);
   });
 
+  const signInPage = (reply: FastifyReply, state: FormState) =>
+    SignInPage({ context: context(reply, false), state, forgotPassword: email !== undefined });
+
   app.get('/sign-in', async (request, reply) =>
-    html(reply, SignInPage({ context: context(reply, false), state: { notice: noticeFrom(request.query) } })),
+    html(reply, signInPage(reply, { notice: noticeFrom(request.query) })),
   );
 
   app.post('/sign-in', protect, async (request, reply) => {
@@ -230,16 +233,19 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (app, { conf
     const previous = session.has(request)
       ? await session.open(request, reply).catch(() => undefined)
       : undefined;
+    let login: LoginAnswer;
     try {
-      const login = await auth.authenticate(username, password, client);
-      session.set(reply, login.refresh_token);
+      login = await auth.authenticate(username, password, client);
     } catch (error) {
       const e = formError(error);
       const state: FormState = { values: { username }, error: messageFor(e) };
-      return html(reply, SignInPage({ context: context(reply, false), state }), failure(reply, e));
+      return html(reply, signInPage(reply, state), failure(reply, e));
     }
-    if (previous !== undefined) await auth.logout(previous, client).catch(() => undefined);
-    return done(reply, '/account');
+    if (previous !== undefined) {
+      await auth.logout(previous, client).catch(() => undefined);
+      if ('mfa_required' in login) session.clear(reply);
+    }
+    return afterPassword(reply, login);
   });
 
   app.post('/sign-out', protect, async (request, reply) => {

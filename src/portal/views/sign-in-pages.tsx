@@ -38,7 +38,15 @@ export function SignUpPage({ context, state }: { context: PageContext; state: Fo
   );
 }
 
-export function SignInPage({ context, state }: { context: PageContext; state: FormState }) {
+export function SignInPage({
+  context,
+  state,
+  forgotPassword,
+}: {
+  context: PageContext;
+  state: FormState;
+  forgotPassword: boolean;
+}) {
   return (
     <Layout title="Sign in" context={context}>
       <Notice message={state.notice} />
@@ -64,6 +72,11 @@ export function SignInPage({ context, state }: { context: PageContext; state: Fo
       <p class="aside">
         New here? <a href="/account/sign-up">Create an account</a>
       </p>
+      {forgotPassword ? (
+        <p class="aside">
+          <a href="/account/forgot-password">Forgot your password?</a>
+        </p>
+      ) : null}
     </Layout>
   );
 }
