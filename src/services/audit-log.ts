@@ -1,11 +1,18 @@
 import type { Logger } from 'pino';
-import type { AuditEvent, AuditRepository, StoredAuditEvent } from '../repositories/audit-repository.js';
+import type {
+  AuditDetail,
+  AuditEvent,
+  AuditRepository,
+  StoredAuditEvent,
+} from '../repositories/audit-repository.js';
 import type { ClientInfo } from './session-service.js';
 
 export interface AuditLogOptions {
   repository: AuditRepository;
   logger: Logger;
   now?: () => number;
+  /** Added to every event's detail, before its own fields (the `keyward` command's `via: "cli"`). */
+  detail?: AuditDetail | undefined;
   /** Observes every event (metrics). */
   onEvent?: (event: AuditEvent) => void;
   /** Called when an event could not be stored (it has been logged all the same). */
@@ -40,6 +47,7 @@ export class AuditLog {
   private readonly repository: AuditRepository;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly detail: AuditDetail | undefined;
   private readonly onEvent: (event: AuditEvent) => void;
   private readonly onWriteError: (error: unknown) => void;
 
@@ -47,13 +55,18 @@ export class AuditLog {
     this.repository = options.repository;
     this.logger = options.logger.child({ component: 'audit' });
     this.now = options.now ?? Date.now;
+    this.detail = options.detail;
     this.onEvent = options.onEvent ?? (() => undefined);
     this.onWriteError = options.onWriteError ?? (() => undefined);
   }
 
   /** Records one event; resolves once it is stored (or its storing failed and was logged), never rejects. */
   async record(event: AuditEvent): Promise<void> {
-    const entry: AuditEvent = { ...event, username: event.username && cleanUsername(event.username) };
+    const entry: AuditEvent = {
+      ...event,
+      username: event.username && cleanUsername(event.username),
+      detail: this.detail ? { ...this.detail, ...event.detail } : event.detail,
+    };
     const at = new Date(this.now());
     this.logger.info(
       {

@@ -140,6 +140,17 @@ export class UserService {
     };
   }
 
+  /** Sets a new password without the current one (an operator's reset), after the password rules. */
+  async setPassword(userId: number, password: string): Promise<User> {
+    this.policy.checkPassword(password);
+    const current = await this.users.findById(userId);
+    if (!current) throw new DomainError('not_found', { message: 'no such user' });
+    this.policy.checkPasswordAgainstUsername(password, current.username);
+    const user = await this.users.update(userId, { passwordHash: await this.hasher.hash(password) });
+    if (!user) throw new DomainError('not_found', { message: 'no such user' });
+    return user;
+  }
+
   async delete(userId: number): Promise<boolean> {
     return this.users.delete(userId);
   }
