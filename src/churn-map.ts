@@ -19,6 +19,9 @@ export class ChurnMap<K, V> implements Iterable<[K, V]> {
   private map = new Map<K, V>();
   private writes = 0;
 
+  /** `onRenew` sees each copy into a fresh `Map` (the testing seam). */
+  constructor(private readonly onRenew?: () => void) {}
+
   get size(): number {
     return this.map.size;
   }
@@ -60,14 +63,11 @@ export class ChurnMap<K, V> implements Iterable<[K, V]> {
     return this.map.entries();
   }
 
-  /** How many times the entries were copied into a fresh `Map` (for tests). */
-  renewals = 0;
-
   private wrote(): void {
     this.writes += 1;
     if (this.writes < Math.max(MIN_WRITES_PER_RENEWAL, this.map.size)) return;
     this.map = new Map(this.map);
     this.writes = 0;
-    this.renewals += 1;
+    this.onRenew?.();
   }
 }

@@ -35,7 +35,6 @@ export interface Deps {
   users: UserRepository;
   tokenStore: TokenStore;
   rateLimitStore: RateLimitStore;
-  rateLimiter: RateLimiter;
   metrics: Metrics;
   audit: AuditLog;
   keys: KeySet;
@@ -92,7 +91,7 @@ export function createLogger(config: Config, destination?: DestinationStream): L
  * module, and ioredis with it, is loaded only then: a server on the memory store never loads it (about 5 MB of
  * resident memory, docs/performance.md).
  */
-export async function createRedis(config: Config, logger: Logger): Promise<Redis | Cluster | undefined> {
+async function createRedis(config: Config, logger: Logger): Promise<Redis | Cluster | undefined> {
   if (!config.redis) return undefined;
   const { createRedisClient, describeRedisTarget } = await import('./stores/redis-client.js');
   const client = createRedisClient(config.redis);
@@ -107,11 +106,7 @@ export async function createRedis(config: Config, logger: Logger): Promise<Redis
  * The token store the config names: Redis when configured, in-process memory otherwise (also used by the CLI).
  * The store owns `client` and quits it on close.
  */
-export function createTokenStore(
-  config: Config,
-  logger: Logger,
-  client: Redis | Cluster | undefined,
-): TokenStore {
+function createTokenStore(config: Config, logger: Logger, client: Redis | Cluster | undefined): TokenStore {
   const policy = {
     idleTtlMs: config.tokens.sessionIdleTtlSec * 1000,
     maxTtlMs: config.tokens.sessionMaxTtlSec * 1000,
@@ -263,7 +258,6 @@ function assemble(config: Config, base: Foundation): Deps {
     users,
     tokenStore,
     rateLimitStore,
-    rateLimiter,
     metrics,
     audit,
     keys,

@@ -1,8 +1,9 @@
 import { DomainError } from '../errors.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
-import { usernameKey } from '../services/password-policy.js';
+import { usernameKey } from '../domain/username.js';
 import { RateLimitedError, type LoginAttempt, type RateLimiter } from '../services/rate-limiter.js';
-import type { ClientInfo, Grant, SessionService } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import type { Grant, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
 
 export interface TokenResponse {

@@ -1,9 +1,10 @@
 import { DomainError } from '../errors.js';
 import type { User } from '../repositories/user-repository.js';
 import { origin } from '../services/audit-log.js';
-import { usernameKey } from '../services/password-policy.js';
+import { usernameKey } from '../domain/username.js';
 import type { LoginAttempt } from '../services/rate-limiter.js';
-import type { ClientInfo, SessionService } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import type { SessionService } from '../services/session-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
 

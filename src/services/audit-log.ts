@@ -5,7 +5,7 @@ import type {
   AuditRepository,
   StoredAuditEvent,
 } from '../repositories/audit-repository.js';
-import type { ClientInfo } from './session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
 
 export interface AuditLogOptions {
   repository: AuditRepository;

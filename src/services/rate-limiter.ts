@@ -56,7 +56,7 @@ const UNLIMITED_SIGNUP: SignupAttempt = { created: NOTHING, abandoned: NOTHING }
  * The address a per-IP limit counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64, since one subscriber
  * usually holds a whole /64 and could otherwise rotate through addresses for free.
  */
-export function ipBucket(ip: string): string {
+function ipBucket(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
   if (mapped?.[1]) return mapped[1];
   if (!isIPv6(ip)) return ip;
@@ -92,10 +92,6 @@ export class RateLimiter {
     this.store = options.store;
     this.now = options.now ?? Date.now;
     this.windowMs = options.windowSec * 1000;
-  }
-
-  get enabled(): boolean {
-    return this.options.enabled;
   }
 
   /**

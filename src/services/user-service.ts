@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js';
 import type { User, UserChanges, UserRepository } from '../repositories/user-repository.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
-import { usernameKey } from './password-policy.js';
+import { usernameKey } from '../domain/username.js';
 
 export interface AccountChanges {
   username?: string | undefined;
@@ -57,18 +57,8 @@ export class UserService {
   }
 
   /**
-   * The user whose credentials these are, or `invalid_credentials` — the same error, and the same work, for an
-   * unknown user (a dummy hash is verified) as for a wrong password.
-   */
-  async verifyCredentials(username: string, password: string): Promise<User> {
-    const check = await this.checkCredentials(username, password);
-    if (!check.ok) throw new DomainError('invalid_credentials');
-    return check.user;
-  }
-
-  /**
-   * Like `verifyCredentials`, but says why a check failed, for the audit log only: clients always get the same
-   * `invalid_credentials`, after the same work.
+   * The user whose credentials these are, or why not, for the audit log only: clients always get the same
+   * `invalid_credentials`, after the same work (a dummy hash is verified for an unknown user).
    */
   async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
     const user = await this.users.findByUsernameKey(usernameKey(username));

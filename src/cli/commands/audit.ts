@@ -1,4 +1,4 @@
-import { usernameKey } from '../../services/password-policy.js';
+import { usernameKey } from '../../domain/username.js';
 import type { StoredAuditEvent } from '../../repositories/audit-repository.js';
 import { parseLimit } from '../args.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';

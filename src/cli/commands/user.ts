@@ -2,7 +2,7 @@ import { parseLimit } from '../args.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
-import { usernameKey } from '../../services/password-policy.js';
+import { usernameKey } from '../../domain/username.js';
 import type { User } from '../../repositories/user-repository.js';
 
 const MEMORY_STORE_NOTE =
