@@ -9,7 +9,7 @@ const MIN_WRITES_PER_RENEWAL = 1024;
  * (for iterators that are still running). Once a table has lived long enough to be promoted to the old generation,
  * that pointer keeps the next table alive through every young-generation collection, that one keeps the next, and
  * so on until a full collection: every key and value ever set is promoted, however short its life. Measured in the
- * server (docs/performance.md), this was most of the old-generation garbage of an authenticated request.
+ * server (docs/performance-log.md), this was most of the old-generation garbage of an authenticated request.
  *
  * Copying the entries into a fresh `Map` from time to time cuts the chain: the fresh table is young, and nothing
  * old points to it. A copy happens after at least as many writes as there are entries, so it costs at most one

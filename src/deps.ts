@@ -7,7 +7,7 @@ import { AuthFacade } from './facades/auth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
-import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-repository.js';
+import { KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { AuditDetail } from './repositories/audit-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
@@ -89,7 +89,7 @@ export function createLogger(config: Config, destination?: DestinationStream): L
 /**
  * The Redis client the config names (one per instance: the token store and the rate limits share it). The client
  * module, and ioredis with it, is loaded only then: a server on the memory store never loads it (about 5 MB of
- * resident memory, docs/performance.md).
+ * resident memory, docs/performance-log.md).
  */
 async function createRedis(config: Config, logger: Logger): Promise<Redis | Cluster | undefined> {
   if (!config.redis) return undefined;
@@ -157,12 +157,7 @@ interface Foundation {
 /** Builds every service and facade once over an entry point's foundation: the one wiring of the use cases. */
 function assemble(config: Config, base: Foundation): Deps {
   const { logger, now, database, redis, keys } = base;
-  const users = new KyselyUserRepository(
-    database.db,
-    () => new Date(now()),
-    deadlineFor(database.dialect),
-    database.readRow,
-  );
+  const users = new KyselyUserRepository(database, () => new Date(now()));
   const tokenStore = createTokenStore(config, logger, redis);
   const rateLimitStore = createRateLimitStore(config, redis);
   const tokens = new TokenService({

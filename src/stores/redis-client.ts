@@ -47,7 +47,7 @@ function nodeOptions(options: ClientBehaviour) {
  * corks the connection's socket, and the turn's end (setImmediate, after the I/O callbacks) uncorks it. This is
  * what ioredis's auto-pipelining is for, without its cost: it keeps the batch being built in a `Map` that it sets
  * and deletes on every turn, and V8 then keeps every batch, its commands and their replies alive until a full
- * collection (docs/performance.md), about 2.4 KB promoted to the old generation per request.
+ * collection (docs/performance-log.md). It wraps ioredis 5's `sendCommand` (test/unit/library-pins.test.ts).
  */
 function batchWritesPerTurn(client: Redis): void {
   const send = client.sendCommand.bind(client);

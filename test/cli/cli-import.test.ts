@@ -46,8 +46,7 @@ const REJECTED = [
 async function storedHash(databaseUrl: string, username: string): Promise<string | undefined> {
   const database = openDatabase(databaseUrl);
   try {
-    return (await new KyselyUserRepository(database.db).findByUsernameKey(usernameKey(username)))
-      ?.passwordHash;
+    return (await new KyselyUserRepository(database).findByUsernameKey(usernameKey(username)))?.passwordHash;
   } finally {
     await database.close();
   }
