@@ -103,7 +103,7 @@ async function createRedis(config: Config, logger: Logger): Promise<Redis | Clus
 }
 
 /**
- * The token store the config names: Redis when configured, in-process memory otherwise (also used by the CLI).
+ * The token store the config names: Redis when configured, in-process memory otherwise.
  * The store owns `client` and quits it on close.
  */
 function createTokenStore(config: Config, logger: Logger, client: Redis | Cluster | undefined): TokenStore {
