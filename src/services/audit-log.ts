@@ -10,13 +10,13 @@ import type { ClientInfo } from '../domain/client-info.js';
 export interface AuditLogOptions {
   repository: AuditRepository;
   logger: Logger;
-  now?: () => number;
+  now: () => number;
   /** Added to every event's detail, before its own fields (the `keyward` command's `via: "cli"`). */
   detail?: AuditDetail | undefined;
   /** Observes every event (metrics). */
-  onEvent?: (event: AuditEvent) => void;
+  onEvent: (event: AuditEvent) => void;
   /** Called when an event could not be stored (it has been logged all the same). */
-  onWriteError?: (error: unknown) => void;
+  onWriteError: (error: unknown) => void;
 }
 
 const MAX_USERNAME = 128;
@@ -54,10 +54,10 @@ export class AuditLog {
   constructor(options: AuditLogOptions) {
     this.repository = options.repository;
     this.logger = options.logger.child({ component: 'audit' });
-    this.now = options.now ?? Date.now;
+    this.now = options.now;
     this.detail = options.detail;
-    this.onEvent = options.onEvent ?? (() => undefined);
-    this.onWriteError = options.onWriteError ?? (() => undefined);
+    this.onEvent = options.onEvent;
+    this.onWriteError = options.onWriteError;
   }
 
   /** Records one event; resolves once it is stored (or its storing failed and was logged), never rejects. */

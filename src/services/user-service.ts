@@ -28,7 +28,7 @@ export interface UserServiceOptions {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   /** Called when a stored hash could not be upgraded (the login still succeeds). */
-  onRehashError?: (error: unknown) => void;
+  onRehashError: (error: unknown) => void;
 }
 
 /** Accounts: registration, credential checks with rehash-on-login, profile changes, deletion. */
@@ -42,7 +42,7 @@ export class UserService {
     this.users = options.users;
     this.hasher = options.hasher;
     this.policy = options.policy;
-    this.onRehashError = options.onRehashError ?? (() => undefined);
+    this.onRehashError = options.onRehashError;
   }
 
   /** Creates an account after every policy check; `username_taken` on a case-insensitive clash. */
