@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ClientInfo } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
 import { clientInfo } from '../routes/client-info.js';
 import { messageFor, noticeFrom } from './messages.js';
 import { done, failure, field, formError, html, type PageKit } from './page-kit.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import QRCode from 'qrcode';
 import { DomainError } from '../errors.js';
 import { clientInfo } from '../routes/client-info.js';
-import type { ClientInfo } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
 import { messageFor } from './messages.js';
 import { done, failure, field, formError, html, type PageKit } from './page-kit.js';
 import type { FlowCookie } from './session-cookie.js';
