@@ -23,6 +23,7 @@ import { loadKeySet } from '../src/services/signing-keys.js';
 import { TokenService, type AccessClaims } from '../src/services/token-service.js';
 import { createRedisClient } from '../src/stores/redis-client.js';
 import { RedisTokenStore } from '../src/stores/redis-token-store.js';
+import { INITIAL_GENERATION } from '../src/stores/token-store.js';
 import { serveReference } from './reference-server.js';
 
 const mode = process.env.FLOOR;
@@ -63,7 +64,10 @@ async function startChain(): Promise<string> {
   const sid = randomUUID();
   const issued = tokens.issue(1, sid);
   const grant = { jti: issued.jti, expiresAt: issued.expiresAt };
-  await store.createSession({ userId: 1, sid, userAgent: '', ip: '127.0.0.1', token: grant }, Date.now());
+  await store.createSession(
+    { userId: 1, sid, userAgent: '', ip: '127.0.0.1', generation: INITIAL_GENERATION, token: grant },
+    Date.now(),
+  );
   return issued.token;
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DomainError } from '../errors.js';
-import type { SessionInfo, TokenStore } from '../stores/token-store.js';
+import type { SessionGeneration, SessionInfo, TokenStore } from '../stores/token-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { AccessClaims, TokenService } from './token-service.js';
 
@@ -70,11 +70,23 @@ export class SessionService {
     return this.tokens.accessTtlSec;
   }
 
-  /** Opens a session for a user who just proved who they are. */
-  async start(userId: number, client: ClientInfo): Promise<Grant> {
+  /**
+   * The user's session generation, for `start`: read it before reading the credentials (the password hash) that
+   * the new session will be based on (docs/tokens.md, "Fences").
+   */
+  generation(userId: number): Promise<SessionGeneration> {
+    return this.store.generation(userId, this.now());
+  }
+
+  /**
+   * Opens a session for a user who just proved who they are, with credentials read after `generation` was. If a
+   * fence (password change, reset, deletion, logout_all, disable) came in between, nothing is opened and the
+   * login fails with `invalid_credentials`: what it checked is no longer the truth.
+   */
+  async start(userId: number, client: ClientInfo, generation: SessionGeneration): Promise<Grant> {
     const sid = randomBytes(16).toString('base64url');
     const access = this.tokens.issue(userId, sid);
-    const [accessToken] = await Promise.all([
+    const [accessToken, created] = await Promise.all([
       access.token,
       this.store.createSession(
         {
@@ -83,10 +95,15 @@ export class SessionService {
           userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
           ip: client.ip,
           token: { jti: access.jti, expiresAt: access.expiresAt },
+          generation,
         },
         this.now(),
       ),
     ]);
+    if (!created) {
+      this.tokens.forget(accessToken);
+      throw new DomainError('invalid_credentials');
+    }
     this.events.tokenIssued?.();
     return this.grant(userId, sid, accessToken, 0);
   }
@@ -187,19 +204,21 @@ export class SessionService {
     return revoked;
   }
 
-  /** Revokes every session of the user; returns how many were live. */
+  /**
+   * The fence of SPEC §8 (logout_all, deletion, password reset, disabling): revokes every session of the user
+   * and, in the same atomic step, refuses every session that a login which checked credentials before it would
+   * still create. Returns how many sessions were live.
+   */
   async revokeAll(userId: number): Promise<number> {
     const count = await this.store.revokeUserSessions(userId, this.now());
     this.events.sessionsRevoked?.(count);
     return count;
   }
 
-  /** Revokes every session of the user but `keepSid` (after a password change). */
+  /** The fence of a password change: like `revokeAll`, but the session that made the change stays. */
   async revokeOthers(userId: number, keepSid: string): Promise<number> {
-    let count = 0;
-    for (const session of await this.list(userId)) {
-      if (session.id !== keepSid && (await this.revoke(userId, session.id))) count += 1;
-    }
+    const count = await this.store.revokeUserSessions(userId, this.now(), keepSid);
+    this.events.sessionsRevoked?.(count);
     return count;
   }
 

@@ -1,5 +1,6 @@
 import { DomainError } from '../errors.js';
 import type { User, UserChanges, UserRepository } from '../repositories/user-repository.js';
+import type { SessionGeneration } from '../stores/token-store.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
 import { usernameKey } from './password-policy.js';
@@ -19,7 +20,7 @@ export interface CheckedChanges {
 
 /** The outcome of a credential check (the reason is for the audit log, never for the client). */
 export type CredentialCheck =
-  | { ok: true; user: User }
+  | { ok: true; user: User; generation: SessionGeneration }
   | { ok: false; reason: 'unknown_user' }
   | { ok: false; reason: 'wrong_password'; userId: number };
 
@@ -57,29 +58,31 @@ export class UserService {
   }
 
   /**
-   * The user whose credentials these are, or `invalid_credentials` — the same error, and the same work, for an
-   * unknown user (a dummy hash is verified) as for a wrong password.
+   * Checks a login's credentials; the reason of a failure is for the audit log only: clients always get the same
+   * `invalid_credentials`, after the same work (an unknown user costs a dummy verification).
+   *
+   * `readGeneration` reads the user's session generation (SessionService.generation), which a session opened
+   * from this check must be created against. It is read before the password hash that is verified: the hash is
+   * read again after it. A password change writes the new hash first and moves the generation on after it, so
+   * a check that verified the old hash read the generation before that move, and its session is refused.
+   * (Reading the hash first would let a change that lands between the two reads pass unnoticed.)
    */
-  async verifyCredentials(username: string, password: string): Promise<User> {
-    const check = await this.checkCredentials(username, password);
-    if (!check.ok) throw new DomainError('invalid_credentials');
-    return check.user;
-  }
-
-  /**
-   * Like `verifyCredentials`, but says why a check failed, for the audit log only: clients always get the same
-   * `invalid_credentials`, after the same work.
-   */
-  async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
-    const user = await this.users.findByUsernameKey(usernameKey(username));
-    if (!user) {
+  async checkCredentials(
+    username: string,
+    password: string,
+    readGeneration: (userId: number) => Promise<SessionGeneration>,
+  ): Promise<CredentialCheck> {
+    const found = await this.users.findByUsernameKey(usernameKey(username));
+    const generation = found && (await readGeneration(found.id));
+    const user = found && (await this.users.findWithHashById(found.id));
+    if (!user || generation === undefined) {
       await this.hasher.verifyDummy(password);
       return { ok: false, reason: 'unknown_user' };
     }
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) return { ok: false, reason: 'wrong_password', userId: user.id };
     if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
-    return { ok: true, user: { id: user.id, username: user.username } };
+    return { ok: true, user: { id: user.id, username: user.username }, generation };
   }
 
   async find(id: number): Promise<User | undefined> {
