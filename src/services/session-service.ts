@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DomainError } from '../errors.js';
+import { attachNextToken, DomainError } from '../errors.js';
 import type { SessionGeneration, SessionInfo, TokenStore } from '../stores/token-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { AccessClaims, TokenService } from './token-service.js';
@@ -150,8 +150,7 @@ export class SessionService {
     try {
       return await work(auth);
     } catch (error) {
-      if (error instanceof DomainError) error.nextToken = auth.token;
-      throw error;
+      throw attachNextToken(error, auth.token);
     }
   }
 

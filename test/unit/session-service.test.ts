@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DomainError, type ErrorCode } from '../../src/errors.js';
+import { DomainError, nextTokenOf, type ErrorCode } from '../../src/errors.js';
 import { RefreshTokens } from '../../src/services/refresh-tokens.js';
 import { SessionService, type TokenRotation } from '../../src/services/session-service.js';
 import { loadKeySet, type KeySet } from '../../src/services/signing-keys.js';
@@ -246,16 +246,22 @@ describe('SessionService.guard', () => {
     assert.equal((await sessions.authorize(caught.nextToken)).sid, grant.sid, 'the attached token is live');
   });
 
-  it('lets other errors through untouched', async () => {
+  it('marks other errors with the next token, off the error object', async () => {
     const { sessions } = rig();
     const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const failure = new Error('boom');
+    let next: string | undefined;
     await assert.rejects(
       sessions.guard(grant.accessToken, async () => {
         throw failure;
       }),
-      (error: unknown) => error === failure && !('nextToken' in failure),
+      (error: unknown) => {
+        next = nextTokenOf(error);
+        return error === failure && !('nextToken' in failure);
+      },
     );
+    assert.ok(next);
+    assert.equal((await sessions.authorize(next)).sid, grant.sid, 'the attached token is live');
   });
 
   it('never runs the work for an invalid token', async () => {
