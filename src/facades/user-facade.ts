@@ -83,8 +83,11 @@ export class UserFacade {
       const attempt =
         checked.password === undefined ? undefined : await this.beginPasswordCheck(auth.userId, client);
       let result;
+      let revoked = 0;
       try {
-        result = await this.users.update(auth.userId, checked);
+        result = await this.users.update(auth.userId, checked, async () => {
+          revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
+        });
       } catch (error) {
         if (error instanceof DomainError && error.code === 'wrong_current_password') await attempt?.failed();
         else await attempt?.abandoned().catch(() => undefined);
@@ -95,7 +98,6 @@ export class UserFacade {
       const base = { userId: user.id, username: user.username, ...origin(client) };
       if (usernameChanged) await this.audit?.record({ ...base, event: 'username_changed' });
       if (passwordChanged) {
-        const revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
         await this.audit?.record({
           ...base,
           event: 'password_changed',
@@ -118,7 +120,9 @@ export class UserFacade {
     return this.sessions.guard(token, async (auth) => {
       const user = await this.users.find(auth.userId);
       // Sessions go first: if the token store fails, the account (and its chance to retry) is kept, rather than
-      // leaving a deleted user with live tokens. A login that slips in between is caught by the second sweep.
+      // leaving a deleted user with live tokens. The second revokeAll is the fence (docs/tokens.md): a login that
+      // read the user's generation before it cannot create a session after it, and one that read it after it
+      // finds no account.
       let revoked = await this.sessions.revokeAll(auth.userId);
       await this.users.delete(auth.userId);
       revoked += await this.sessions.revokeAll(auth.userId);

@@ -105,10 +105,18 @@ export class UserService {
     return checked;
   }
 
-  /** Applies checked changes to an account; `invalid_token` when the account is gone. */
+  /**
+   * Applies checked changes to an account; `invalid_token` when the account is gone.
+   *
+   * A new password is committed by `fence` (revoking the other sessions, SessionService.revokeOthers), called
+   * after the new hash is written: a login that verified the old hash read the generation before the fence moves
+   * it on (see checkCredentials). If the fence fails (token store down), the old hash is put back, so that the
+   * client's error does not hide a changed password with the other sessions still alive.
+   */
   async update(
     userId: number,
     changes: CheckedChanges,
+    fence: () => Promise<void> = async () => undefined,
   ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean }> {
     const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('invalid_token');
@@ -136,6 +144,16 @@ export class UserService {
     }
     const user = await this.users.update(userId, update);
     if (!user) throw new DomainError('invalid_token');
+    if (update.passwordHash !== undefined) {
+      const written = update.passwordHash;
+      try {
+        await fence();
+      } catch (error) {
+        // Only if no later change replaced it meanwhile; a database that fails here too leaves the new hash.
+        await this.users.replaceHash(userId, written, current.passwordHash).catch(() => false);
+        throw error;
+      }
+    }
     return {
       user,
       passwordChanged: update.passwordHash !== undefined,
