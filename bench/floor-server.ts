@@ -79,18 +79,10 @@ async function handle(authorization: string | undefined): Promise<[number, strin
   } catch {
     return [200, mode === 'sign' ? await tokens.issue(1, randomUUID()).token : await startChain()];
   }
-  if (mode === 'sign') {
-    tokens.forget(token);
-    return [200, await tokens.issue(claims.userId, claims.sid).token];
-  }
+  if (mode === 'sign') return [200, await tokens.rotate(token, claims, async () => true)];
   if (mode === 'off') return (await store.check(claims, Date.now())) ? [200, token] : [401, undefined];
-  const next = tokens.issue(claims.userId, claims.sid);
-  tokens.forget(token);
-  const grant = { jti: next.jti, expiresAt: next.expiresAt };
-  const [consumed, nextToken] = await Promise.all([store.consume(claims, grant, Date.now()), next.token]);
-  if (consumed) return [200, nextToken];
-  tokens.discard(next);
-  return [401, undefined];
+  const next = await tokens.rotate(token, claims, (grant) => store.consume(claims, grant, Date.now()));
+  return next === undefined ? [401, undefined] : [200, next];
 }
 
 const server = http.createServer((request, response) => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { attachNextToken, DomainError } from '../errors.js';
-import type { SessionGeneration, SessionInfo, TokenStore } from '../stores/token-store.js';
+import type { RefreshOutcome, SessionGeneration, SessionInfo, TokenStore } from '../stores/token-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { AccessClaims, TokenService } from './token-service.js';
 
@@ -85,25 +85,20 @@ export class SessionService {
    */
   async start(userId: number, client: ClientInfo, generation: SessionGeneration): Promise<Grant> {
     const sid = randomBytes(16).toString('base64url');
-    const access = this.tokens.issue(userId, sid);
-    const [accessToken, created] = await Promise.all([
-      access.token,
+    const accessToken = await this.tokens.issueThrough(userId, sid, (token) =>
       this.store.createSession(
         {
           userId,
           sid,
           userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
           ip: client.ip,
-          token: { jti: access.jti, expiresAt: access.expiresAt },
+          token,
           generation,
         },
         this.now(),
       ),
-    ]);
-    if (!created) {
-      this.tokens.forget(accessToken);
-      throw new DomainError('invalid_credentials');
-    }
+    );
+    if (accessToken === undefined) throw new DomainError('invalid_credentials');
     this.events.tokenIssued?.();
     return this.grant(userId, sid, accessToken, 0);
   }
@@ -117,28 +112,19 @@ export class SessionService {
   }
 
   /**
-   * Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says). The next
-   * token is signed on the thread pool while the store consumes this one and allowlists the next one's id.
+   * Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says): the store
+   * swaps the presented token's id for the next one's atomically, so of concurrent uses of one token exactly one
+   * gets a successor.
    */
   async renew(token: string): Promise<Auth> {
     const claims = await this.tokens.verify(token);
-    const next = this.tokens.issue(claims.userId, claims.sid);
-    let consumed: boolean;
-    try {
-      consumed = await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now());
-    } catch (error) {
-      this.tokens.discard(next);
-      throw error;
-    }
-    this.tokens.forget(token);
-    if (!consumed) {
-      this.tokens.discard(next);
-      throw new DomainError('invalid_token');
-    }
-    const nextToken = await next.token;
+    const next = await this.tokens.rotate(token, claims, (successor) =>
+      this.store.consume(claims, successor, this.now()),
+    );
+    if (next === undefined) throw new DomainError('invalid_token');
     this.events.tokenConsumed?.();
     this.events.tokenIssued?.();
-    return { userId: claims.userId, sid: claims.sid, token: nextToken };
+    return { userId: claims.userId, sid: claims.sid, token: next };
   }
 
   /**
@@ -174,22 +160,21 @@ export class SessionService {
   async refresh(refreshToken: string, client?: ClientInfo): Promise<Grant> {
     const parts = this.refreshTokens.decode(refreshToken);
     if (!parts) throw new DomainError('invalid_refresh_token');
-    const access = this.tokens.issue(parts.userId, parts.sid);
-    const outcome = await this.store.refresh(
-      parts.userId,
-      parts.sid,
-      parts.counter,
-      { jti: access.jti, expiresAt: access.expiresAt },
-      this.now(),
-    );
+    let outcome = { status: 'invalid' } as RefreshOutcome;
+    const accessToken = await this.tokens.issueThrough(parts.userId, parts.sid, async (token) => {
+      outcome = await this.store.refresh(parts.userId, parts.sid, parts.counter, token, this.now());
+      return outcome.status === 'rotated' || outcome.status === 'grace';
+    });
     if (outcome.status === 'reuse') {
       this.events.refreshReuse?.(parts.userId, parts.sid, client);
       this.events.sessionsRevoked?.(1);
       throw new DomainError('invalid_refresh_token');
     }
-    if (outcome.status === 'invalid') throw new DomainError('invalid_refresh_token');
+    if (accessToken === undefined || outcome.status === 'invalid') {
+      throw new DomainError('invalid_refresh_token');
+    }
     this.events.tokenIssued?.();
-    return this.grant(parts.userId, parts.sid, await access.token, outcome.counter);
+    return this.grant(parts.userId, parts.sid, accessToken, outcome.counter);
   }
 
   list(userId: number): Promise<SessionInfo[]> {
