@@ -230,7 +230,13 @@ export class TokenService {
     allowlist: (next: TokenId) => Promise<boolean>,
   ): Promise<string | undefined> {
     const next = this.issue(userId, sid);
-    return (await this.allowlisted(next, allowlist)) ? next.token : undefined;
+    let allowed = false;
+    try {
+      allowed = await allowlist({ jti: next.jti, expiresAt: next.expiresAt });
+    } finally {
+      if (!allowed) this.drop(next);
+    }
+    return allowed ? await next.token : undefined;
   }
 
   /**
@@ -246,26 +252,21 @@ export class TokenService {
     swap: (next: TokenId) => Promise<boolean>,
   ): Promise<string | undefined> {
     const next = this.issue(claims.userId, claims.sid);
-    const swapped = await this.allowlisted(next, swap);
+    let swapped = false;
+    try {
+      swapped = await swap({ jti: next.jti, expiresAt: next.expiresAt });
+    } finally {
+      if (!swapped) this.drop(next);
+    }
     this.known.delete(presented);
-    return swapped ? next.token : undefined;
+    return swapped ? await next.token : undefined;
   }
 
-  private async allowlisted(
-    next: IssuedToken,
-    allowlist: (next: TokenId) => Promise<boolean>,
-  ): Promise<boolean> {
-    let allowed = false;
-    try {
-      allowed = await allowlist({ jti: next.jti, expiresAt: next.expiresAt });
-      return allowed;
-    } finally {
-      if (!allowed) {
-        next.token.then((token) => {
-          this.known.delete(token);
-        }, ignore);
-      }
-    }
+  /** Drops a token being issued that no store allowlisted from the cache, once it is signed. */
+  private drop(issued: IssuedToken): void {
+    issued.token.then((token) => {
+      this.known.delete(token);
+    }, ignore);
   }
 
   private remember(token: string, claims: AccessClaims): void {
