@@ -81,9 +81,16 @@ export class MemoryTokenStore implements TokenStore {
     const session = this.liveTokenSession(ref, now);
     if (!session) return false;
     this.tokens.delete(ref.jti);
-    const index = session.tokens.indexOf(ref.jti);
-    if (index !== -1) session.tokens.splice(index, 1);
-    this.allow(session, next);
+    const list = session.tokens;
+    const index = list.indexOf(ref.jti);
+    if (index !== -1 && index === list.length - 1) {
+      // The common case, the newest token renewed: its successor takes its place, the newest, with no allocation.
+      list[index] = next.jti;
+      this.tokens.set(next.jti, { userId: ref.userId, sid: ref.sid, expiresAt: next.expiresAt });
+    } else {
+      if (index !== -1) list.splice(index, 1);
+      this.allow(session, next);
+    }
     session.lastUsedAt = now;
     return true;
   }
