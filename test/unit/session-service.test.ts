@@ -486,6 +486,17 @@ describe('revocation', () => {
     assert.equal((await sessions.authorize(bystander.accessToken)).sid, bystander.sid);
   });
 
+  it('start refuses a login whose generation was read before revokeAll, with invalid_credentials', async () => {
+    const { sessions } = rig();
+    const userId = newUser();
+    const generation = await sessions.generation(userId);
+    await sessions.revokeAll(userId);
+    await assert.rejects(sessions.start(userId, CLIENT, generation), code('invalid_credentials'));
+    assert.deepEqual(await sessions.list(userId), []);
+    const fresh = await sessions.start(userId, CLIENT, await sessions.generation(userId));
+    assert.equal((await sessions.authorize(fresh.accessToken)).sid, fresh.sid);
+  });
+
   it('revokeOthers keeps only the given session', async () => {
     const { sessions } = rig();
     const userId = newUser();
