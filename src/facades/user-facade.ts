@@ -46,7 +46,7 @@ export class UserFacade {
     // sessions for this id: a new account starts with none. If the token store cannot confirm that, the account
     // is removed again, so that the client's retry (after the 503) is not answered 409 for its own name.
     try {
-      await this.sessions.revokeAll(user.id);
+      await this.sessions.clearStale(user.id);
     } catch (error) {
       await this.users.delete(user.id).catch(() => undefined);
       throw error;

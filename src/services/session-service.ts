@@ -201,9 +201,18 @@ export class SessionService {
 
   /** The fence of a password change: like `revokeAll`, but the session that made the change stays. */
   async revokeOthers(userId: number, keepSid: string): Promise<number> {
-    const count = await this.store.revokeUserSessions(userId, this.now(), keepSid);
+    const count = await this.store.revokeUserSessions(userId, this.now(), { except: keepSid });
     this.events.sessionsRevoked?.(count);
     return count;
+  }
+
+  /**
+   * For an account just created: removes any session a token store that outlived a database reset still holds
+   * under its id. Not a fence (no login can have read the new account yet), so it leaves no generation behind.
+   */
+  async clearStale(userId: number): Promise<void> {
+    const count = await this.store.revokeUserSessions(userId, this.now(), { fence: false });
+    if (count > 0) this.events.sessionsRevoked?.(count);
   }
 
   private grant(userId: number, sid: string, accessToken: string, counter: number): Grant {

@@ -5,6 +5,7 @@ import {
   type NewSession,
   type SessionGeneration,
   type RefreshOutcome,
+  type RevokeOptions,
   type SessionInfo,
   type SessionPolicy,
   type TokenGrant,
@@ -168,17 +169,19 @@ export class MemoryTokenStore implements TokenStore {
     return true;
   }
 
-  async revokeUserSessions(userId: number, now: number, except?: string): Promise<number> {
-    const generation = this.generations.get(userId);
-    this.generations.set(userId, {
-      value: (generation && now < generation.expiresAt ? generation.value : 0) + 1,
-      expiresAt: now + this.policy.maxTtlMs,
-    });
+  async revokeUserSessions(userId: number, now: number, options: RevokeOptions = {}): Promise<number> {
+    if (options.fence !== false) {
+      const generation = this.generations.get(userId);
+      this.generations.set(userId, {
+        value: (generation && now < generation.expiresAt ? generation.value : 0) + 1,
+        expiresAt: now + this.policy.maxTtlMs,
+      });
+    }
     const userSessions = this.sessions.get(userId);
     if (!userSessions) return 0;
     let live = 0;
     for (const s of [...userSessions.values()]) {
-      if (s.id === except) continue;
+      if (s.id === options.except) continue;
       if (!this.expired(s, now)) live += 1;
       this.drop(s);
     }

@@ -250,15 +250,17 @@ return 1
 `,
   },
   // The fence. KEYS: session set, generation. ARGV: now, idleTtl, session key prefix, maxTtl, the sid to keep
-  // (or ''). Moves the generation on in the same step that revokes, so that a login that read the old one
-  // cannot create a session afterwards (createSession compares).
+  // (or ''), '1' to fence ('0' for a new account). Moves the generation on in the same step that revokes, so that
+  // a login that read the old one cannot create a session afterwards (createSession compares).
   revokeUserSessions: {
     numberOfKeys: 2,
     lua: `${PRELUDE}
 local now = tonumber(ARGV[1])
 local idle = tonumber(ARGV[2])
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if ARGV[6] == '1' then
+  redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
 local live = 0
 for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if sid ~= ARGV[5] then

@@ -4,6 +4,7 @@ import { TOKEN_STORE_SCRIPTS, type TokenStoreScriptName } from './redis-scripts.
 import type {
   NewSession,
   RefreshOutcome,
+  RevokeOptions,
   SessionGeneration,
   SessionInfo,
   SessionPolicy,
@@ -149,12 +150,19 @@ export class RedisTokenStore implements TokenStore {
     return reply === 1;
   }
 
-  async revokeUserSessions(userId: number, now: number, except?: string): Promise<number> {
+  async revokeUserSessions(userId: number, now: number, options: RevokeOptions = {}): Promise<number> {
     const user = this.userKey(userId);
     const reply = await this.run(
       'revokeUserSessions',
       [`${user}:ss`, `${user}:g`],
-      [String(now), String(this.policy.idleTtlMs), `${user}:s:`, String(this.policy.maxTtlMs), except ?? ''],
+      [
+        String(now),
+        String(this.policy.idleTtlMs),
+        `${user}:s:`,
+        String(this.policy.maxTtlMs),
+        options.except ?? '',
+        options.fence === false ? '0' : '1',
+      ],
     );
     if (typeof reply !== 'number') throw unexpected('revokeUserSessions', reply);
     return reply;

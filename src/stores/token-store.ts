@@ -54,6 +54,17 @@ export interface SessionInfo {
 export type RefreshOutcome =
   { status: 'rotated' | 'grace'; counter: number } | { status: 'reuse' } | { status: 'invalid' };
 
+/** What `revokeUserSessions` spares. */
+export interface RevokeOptions {
+  /** A session to keep (the one that changed the password). */
+  except?: string | undefined;
+  /**
+   * False to leave the generation as it is: only for an account that has just been created, whose id no login
+   * can have read yet, so that every signup does not leave a generation behind for SESSION_MAX_TTL.
+   */
+  fence?: boolean;
+}
+
 /** Lifetimes the store enforces, in milliseconds. */
 export interface SessionPolicy {
   idleTtlMs: number;
@@ -93,11 +104,11 @@ export interface TokenStore {
   /** Revokes one of the user's sessions; false when the user has no such live session. */
   revokeSession(userId: number, sid: string, now: number): Promise<boolean>;
   /**
-   * The fence (SPEC §8): revokes every session of the user but `except` (if given), and moves the user's
-   * generation on, in one atomic step, so that no login that read the old generation can create a session
-   * afterwards. Returns how many sessions were live and revoked. The generation is kept for SESSION_MAX_TTL.
+   * The fence (SPEC §8): revokes every session of the user but `options.except`, and moves the user's generation
+   * on, in one atomic step, so that no login that read the old generation can create a session afterwards.
+   * Returns how many sessions were live and revoked. The generation is kept for SESSION_MAX_TTL.
    */
-  revokeUserSessions(userId: number, now: number, except?: string): Promise<number>;
+  revokeUserSessions(userId: number, now: number, options?: RevokeOptions): Promise<number>;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -720,7 +720,7 @@ export async function tokenStoreContract(name: string, makeStore: MakeStore): Pr
         const userId = uniqueUserId();
         const seen = new Set([await store.generation(userId, t0)]);
         for (let i = 1; i <= 3; i += 1) {
-          await store.revokeUserSessions(userId, t0 + i, i === 2 ? id() : undefined);
+          await store.revokeUserSessions(userId, t0 + i, i === 2 ? { except: id() } : {});
           seen.add(await store.generation(userId, t0 + i));
         }
         assert.equal(seen.size, 4);
@@ -733,7 +733,7 @@ export async function tokenStoreContract(name: string, makeStore: MakeStore): Pr
         const keep = await login(store, t0, { userId });
         const other = await login(store, t0 + 1, { userId });
         const generation = await store.generation(userId, t0 + 2);
-        assert.equal(await store.revokeUserSessions(userId, t0 + 3, keep.sid), 1);
+        assert.equal(await store.revokeUserSessions(userId, t0 + 3, { except: keep.sid }), 1);
         assert.equal(await store.check(other.token, t0 + 4), false);
         assert.equal(await store.consume(keep.token, successor(keep, t0 + 4), t0 + 4), true);
         assert.equal((await lateLogin(store, userId, generation, t0 + 5)).created, false);
@@ -741,6 +741,18 @@ export async function tokenStoreContract(name: string, makeStore: MakeStore): Pr
           (await store.listSessions(userId, t0 + 5)).map((x) => x.id),
           [keep.sid],
         );
+      });
+
+      it('revoking without a fence (a new account) revokes but keeps the generation', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const stale = await login(store, t0, { userId });
+        const generation = await store.generation(userId, t0 + 1);
+        assert.equal(await store.revokeUserSessions(userId, t0 + 2, { fence: false }), 1);
+        assert.equal(await store.check(stale.token, t0 + 3), false);
+        assert.equal(await store.generation(userId, t0 + 3), generation);
+        assert.equal((await lateLogin(store, userId, generation, t0 + 3)).created, true);
       });
 
       it("a fence leaves other users' logins alone", async () => {

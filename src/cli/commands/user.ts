@@ -59,7 +59,7 @@ const create: Command = {
     const store = await ctx.sharedTokenStore();
     const user = await service.register(username, password).finally(() => hasher.close());
     // As POST /user does: a token store that outlived a database reset could hold sessions for this id.
-    await store?.revokeUserSessions(user.id, ctx.io.now());
+    await store?.revokeUserSessions(user.id, ctx.io.now(), { fence: false });
     await ctx.audit({ event: 'signup', userId: user.id, username: user.username });
     ctx.out(`created user ${JSON.stringify(user.username)} (id ${user.id})`);
     return EXIT_OK;
