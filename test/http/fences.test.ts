@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { KyselyAuditRepository } from '../../src/repositories/kysely-audit-repository.js';
 import { MAX_TOKENS_PER_SESSION } from '../../src/stores/token-store.js';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, type TestApp } from '../helpers/app.js';
 import { holdNextCall } from '../helpers/hold.js';
@@ -104,6 +105,12 @@ for (const backend of backends) {
       assertOk(changed);
       hold.release();
       assertError(await racing, 401, 'invalid_credentials', 'Invalid credentials');
+      const [audited] = await new KyselyAuditRepository(t.deps.database.db).recent({
+        limit: 1,
+        userId: s.userId,
+        event: 'login_failed',
+      });
+      assert.deepEqual(audited?.detail, { reason: 'fenced' });
 
       const sessions = await t.app.inject({
         method: 'GET',
