@@ -202,6 +202,11 @@ describe('portal session cookie', () => {
     assert.equal(client.cookies.has('keyward_session'), false, 'the dead cookie is cleared');
   });
 
+  it('keeps working over many pages, though each page leaves its unused access token behind', async () => {
+    const client = await signedIn();
+    for (let i = 0; i < 40; i++) assert.equal((await client.get('/account')).statusCode, 200, `page ${i}`);
+  });
+
   it('two requests at once with the same cookie both succeed (the refresh reuse window)', async () => {
     const client = await signedIn();
     const cookie = `keyward_session=${client.cookies.get('keyward_session') ?? ''}`;
