@@ -203,8 +203,6 @@ function toConfig(env: Env) {
       enabled: env.PORTAL === 'on',
       secureCookies: env.PUBLIC_URL?.startsWith('https://') ?? false,
     },
-    /** Where people reach this server (links in mail); defaults to http://HOST:PORT. */
-    publicUrl: (env.PUBLIC_URL ?? `http://${env.HOST}:${env.PORT}`).replace(/\/+$/, ''),
   };
 }
 
