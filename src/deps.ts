@@ -3,6 +3,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
+import { AdminFacade } from './facades/admin-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
@@ -43,6 +44,7 @@ export interface Deps {
   userFacade: UserFacade;
   authFacade: AuthFacade;
   opsFacade: OpsFacade;
+  adminFacade: AdminFacade;
 }
 
 export interface DepsOverrides {
@@ -211,6 +213,10 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   });
   const sessions = new SessionService({
     store: tokenStore,
+    currentRoles: async (userId) => {
+      const user = await users.findById(userId);
+      return user && !user.disabled ? user.roles : undefined;
+    },
     tokens,
     refreshTokens: new RefreshTokens(keys.refreshSecret),
     rotation: config.tokens.rotation,
@@ -256,6 +262,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     userFacade: new UserFacade(userService, sessions, { limiter: rateLimiter, audit }),
     authFacade: new AuthFacade(userService, sessions, { limiter: rateLimiter, audit }),
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
+    adminFacade: new AdminFacade(userService, sessions, audit),
   };
 }
 

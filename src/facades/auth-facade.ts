@@ -83,7 +83,7 @@ export class AuthFacade {
       await attempt?.failed();
       await this.audit?.record({
         event: 'login_failed',
-        userId: check.reason === 'wrong_password' ? check.userId : undefined,
+        userId: check.reason === 'unknown_user' ? undefined : check.userId,
         username,
         ...origin(client),
         detail: { reason: check.reason },
@@ -91,7 +91,7 @@ export class AuthFacade {
       throw new DomainError('invalid_credentials');
     }
     await attempt?.succeeded();
-    const grant = await this.sessions.start(check.user.id, client);
+    const grant = await this.sessions.start(check.user.id, client, check.user.roles);
     await this.audit?.record({
       event: 'login_succeeded',
       userId: check.user.id,

@@ -28,6 +28,8 @@ export interface Auth {
   userId: number;
   sid: string;
   token: string;
+  /** The roles the presented token carries (its `roles` claim). */
+  roles: readonly string[];
 }
 
 export interface SessionEvents {
@@ -39,6 +41,11 @@ export interface SessionEvents {
 
 export interface SessionServiceOptions {
   store: TokenStore;
+  /**
+   * The roles of a user who may still hold sessions, undefined when the account is gone or disabled: read on a
+   * refresh (not on each renewal), so that a refresh brings the token's `roles` claim up to date.
+   */
+  currentRoles?: (userId: number) => Promise<readonly string[] | undefined>;
   tokens: TokenService;
   refreshTokens: RefreshTokens;
   rotation: TokenRotation;
@@ -56,9 +63,11 @@ export class SessionService {
   private readonly refreshTokens: RefreshTokens;
   private readonly now: () => number;
   private readonly events: SessionEvents;
+  private readonly currentRoles: (userId: number) => Promise<readonly string[] | undefined>;
 
   constructor(options: SessionServiceOptions) {
     this.store = options.store;
+    this.currentRoles = options.currentRoles ?? (async () => []);
     this.tokens = options.tokens;
     this.refreshTokens = options.refreshTokens;
     this.rotation = options.rotation;
@@ -70,10 +79,10 @@ export class SessionService {
     return this.tokens.accessTtlSec;
   }
 
-  /** Opens a session for a user who just proved who they are. */
-  async start(userId: number, client: ClientInfo): Promise<Grant> {
+  /** Opens a session for a user who just proved who they are; `roles` go into its tokens. */
+  async start(userId: number, client: ClientInfo, roles: readonly string[] = []): Promise<Grant> {
     const sid = randomBytes(16).toString('base64url');
-    const access = this.tokens.issue(userId, sid);
+    const access = this.tokens.issue(userId, sid, roles);
     const [accessToken] = await Promise.all([
       access.token,
       this.store.createSession(
@@ -96,7 +105,7 @@ export class SessionService {
     if (this.rotation === 'per-request') return this.renew(token);
     const claims = await this.tokens.verify(token);
     if (!(await this.store.check(claims, this.now()))) throw new DomainError('invalid_token');
-    return { userId: claims.userId, sid: claims.sid, token };
+    return { userId: claims.userId, sid: claims.sid, token, roles: claims.roles };
   }
 
   /**
@@ -105,7 +114,7 @@ export class SessionService {
    */
   async renew(token: string): Promise<Auth> {
     const claims = await this.tokens.verify(token);
-    const next = this.tokens.issue(claims.userId, claims.sid);
+    const next = this.tokens.issue(claims.userId, claims.sid, claims.roles);
     let consumed: boolean;
     try {
       consumed = await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now());
@@ -121,7 +130,7 @@ export class SessionService {
     const nextToken = await next.token;
     this.events.tokenConsumed?.();
     this.events.tokenIssued?.();
-    return { userId: claims.userId, sid: claims.sid, token: nextToken };
+    return { userId: claims.userId, sid: claims.sid, token: nextToken, roles: claims.roles };
   }
 
   /**
@@ -158,7 +167,9 @@ export class SessionService {
   async refresh(refreshToken: string, client?: ClientInfo): Promise<Grant> {
     const parts = this.refreshTokens.decode(refreshToken);
     if (!parts) throw new DomainError('invalid_refresh_token');
-    const access = this.tokens.issue(parts.userId, parts.sid);
+    const roles = await this.currentRoles(parts.userId);
+    if (roles === undefined) throw new DomainError('invalid_refresh_token');
+    const access = this.tokens.issue(parts.userId, parts.sid, roles);
     const outcome = await this.store.refresh(
       parts.userId,
       parts.sid,

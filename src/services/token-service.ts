@@ -20,6 +20,8 @@ export interface AccessClaims {
   jti: string;
   /** Expiry, epoch milliseconds. */
   exp: number;
+  /** The `roles` claim: the user's roles when the session's login or last refresh read them (docs/tokens.md). */
+  roles: readonly string[];
 }
 
 /**
@@ -54,6 +56,14 @@ const KNOWN_TOKENS = 8192;
 const ALLOWED_HEADER = new Set(['alg', 'typ', 'kid']);
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const ignore = (): void => undefined;
+const NO_ROLES: readonly string[] = Object.freeze([]);
+
+/** The `roles` claim: absent (a token from before roles existed) is none; anything but strings is refused. */
+function rolesClaim(value: unknown): readonly string[] | undefined {
+  if (value === undefined) return NO_ROLES;
+  if (!Array.isArray(value) || value.some((role) => typeof role !== 'string')) return undefined;
+  return Object.freeze(value as string[]);
+}
 
 /** Signature primitives of one key, with its algorithm fixed by Keyward's key record, never by a token. */
 interface KeyCrypto {
@@ -163,8 +173,11 @@ export class TokenService {
     this.signedHeader = `${encodeJson({ alg: signer.alg, typ: ACCESS_TYP, kid: signer.kid })}.`;
   }
 
-  /** Issues an access token for a session; every token has the same lifetime whatever route issues it. */
-  issue(userId: number, sid: string): IssuedToken {
+  /**
+   * Issues an access token for a session; every token has the same lifetime whatever route issues it. `roles`
+   * are taken as given: a renewal passes on the verified token's own (no database read on the hot path).
+   */
+  issue(userId: number, sid: string, roles: readonly string[] = NO_ROLES): IssuedToken {
     const jti = randomUUID();
     const iat = Math.floor(this.now() / 1000);
     const exp = iat + this.accessTtlSec;
@@ -174,12 +187,13 @@ export class TokenService {
       sub: String(userId),
       user_id: userId,
       sid,
+      roles,
       jti,
       iat,
       exp,
     };
     const input = this.signedHeader + encodeJson(payload);
-    const claims: AccessClaims = { userId, sid, jti, exp: exp * 1000 };
+    const claims: AccessClaims = { userId, sid, jti, exp: exp * 1000, roles };
     const token = Promise.resolve(this.signer.sign(Buffer.from(input, 'latin1'))).then((signature) => {
       const signed = `${input}.${signature.toString('base64url')}`;
       this.remember(signed, claims);
@@ -261,7 +275,9 @@ export class TokenService {
   private checkClaims(payload: Record<string, unknown>): AccessClaims {
     const { iss, aud, sub, user_id: userId, sid, jti, iat, exp, nbf } = payload;
     const nowSec = this.now() / 1000;
+    const roles = rolesClaim(payload.roles);
     if (
+      roles === undefined ||
       iss !== this.issuer ||
       aud !== this.audience ||
       typeof sub !== 'string' ||
@@ -281,6 +297,6 @@ export class TokenService {
     ) {
       throw invalid();
     }
-    return { userId: userId as number, sid, jti, exp: exp * 1000 };
+    return { userId: userId as number, sid, jti, exp: exp * 1000, roles };
   }
 }

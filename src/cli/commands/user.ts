@@ -5,7 +5,9 @@ import type { Command, CommandGroup } from '../command.js';
 import { PasswordHasher } from '../../services/password-hasher.js';
 import { PasswordPolicy, usernameKey } from '../../services/password-policy.js';
 import { UserService } from '../../services/user-service.js';
-import type { User } from '../../repositories/user-repository.js';
+import { withoutHash, type User } from '../../repositories/user-repository.js';
+import { changeRoles, removesAny } from '../../services/roles.js';
+import { DomainError } from '../../errors.js';
 
 const MEMORY_STORE_NOTE =
   'sessions live in the memory of each running server (no REDIS_URL): the CLI cannot reach them; restarting the servers ends every session';
@@ -21,7 +23,7 @@ async function findUser(ctx: CliContext, username: string): Promise<User> {
   const users = await ctx.users();
   const user = await users.findByUsernameKey(usernameKey(username));
   if (!user) throw new CliError(`no user named ${JSON.stringify(username)}`);
-  return { id: user.id, username: user.username };
+  return withoutHash(user);
 }
 
 const create: Command = {
@@ -133,8 +135,63 @@ const revokeSessions: Command = {
   },
 };
 
+/** `--add a,b`: a comma-separated list of role names (empty when absent). */
+function roleList(value: string | boolean | undefined): string[] {
+  if (typeof value !== 'string') return [];
+  return value
+    .split(',')
+    .map((role) => role.trim())
+    .filter((role) => role !== '');
+}
+
+const roles: Command = {
+  name: 'roles',
+  summary: "Show or change a user's roles (as PUT /admin/users/{id}/roles does)",
+  positionals: ['username'],
+  options: { add: { type: 'string' }, remove: { type: 'string' } },
+  optionHelp: [
+    ['--add R[,R…]', 'roles to add (letters, digits, _ . : -; 1-64 characters)'],
+    ['--remove R[,R…]', 'roles to remove'],
+  ],
+  details: `Without --add or --remove, prints the user's roles. A change that removes a role revokes the user's
+sessions, so that no access token still carries it (docs/tokens.md); added roles appear in the user's tokens from
+the next login or refresh. Revoking needs the shared token store (REDIS_URL): without it ${MEMORY_STORE_NOTE}.`,
+  async run(ctx, { values, positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const add = roleList(values.add);
+    const remove = roleList(values.remove);
+    if (add.length === 0 && remove.length === 0) {
+      ctx.out(user.roles.join(' '));
+      return EXIT_OK;
+    }
+    let next: string[];
+    try {
+      next = changeRoles(user.roles, add, remove);
+    } catch (error) {
+      if (error instanceof DomainError) throw usageError(error.message);
+      throw error;
+    }
+    const removing = removesAny(user.roles, next);
+    const store = removing ? await ctx.sharedTokenStore() : undefined;
+    const users = await ctx.users();
+    const updated = await users.setRoles(user.id, next);
+    if (!updated) throw new CliError(`no user named ${JSON.stringify(positionals[0] ?? '')}`);
+    const revoked = removing && store ? await store.revokeUserSessions(user.id, ctx.io.now()) : 0;
+    await ctx.audit({
+      event: 'roles_changed',
+      userId: user.id,
+      username: user.username,
+      detail: { roles: next.join(' '), sessions_revoked: removing ? (store ? revoked : null) : 0 },
+    });
+    ctx.out(`roles of ${JSON.stringify(user.username)}: ${next.length > 0 ? next.join(' ') : '(none)'}`);
+    if (removing && store) ctx.out(`revoked ${revoked} session(s)`);
+    if (removing && !store) ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+    return EXIT_OK;
+  },
+};
+
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, remove, revokeSessions],
+  commands: [create, list, remove, revokeSessions, roles],
 };
