@@ -5,6 +5,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
 import { AdminFacade } from './facades/admin-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
+import { OAuthFacade } from './facades/oauth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
@@ -12,6 +13,7 @@ import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-re
 import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
 import { AuditLog, origin } from './services/audit-log.js';
+import { ClientAuthenticator } from './services/client-authenticator.js';
 import { Metrics } from './services/metrics.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
@@ -45,6 +47,7 @@ export interface Deps {
   authFacade: AuthFacade;
   opsFacade: OpsFacade;
   adminFacade: AdminFacade;
+  oauthFacade: OAuthFacade;
 }
 
 export interface DepsOverrides {
@@ -263,6 +266,13 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     authFacade: new AuthFacade(userService, sessions, { limiter: rateLimiter, audit }),
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
     adminFacade: new AdminFacade(userService, sessions, audit),
+    oauthFacade: new OAuthFacade({
+      sessions,
+      clients: new ClientAuthenticator(config.introspectionClients),
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      audit,
+    }),
   };
 }
 

@@ -155,6 +155,27 @@ export class SessionService {
     return this.guard(token, async (auth) => ({ ...(await work(auth)), token: auth.token }));
   }
 
+  /**
+   * The claims of a live access token without using it up (RFC 7662 introspection): the token store is asked with
+   * its non-consuming check, whatever TOKEN_ROTATION says. Undefined for anything not live; a store outage throws.
+   */
+  async inspect(token: string): Promise<AccessClaims | undefined> {
+    let claims: AccessClaims;
+    try {
+      claims = await this.tokens.verify(token);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'invalid_token') return undefined;
+      throw error;
+    }
+    return (await this.store.check(claims, this.now())) ? claims : undefined;
+  }
+
+  /** The session a refresh token names, when this server issued it (its MAC checks); nothing is rotated. */
+  refreshTokenSession(refreshToken: string): { userId: number; sid: string } | undefined {
+    const parts = this.refreshTokens.decode(refreshToken);
+    return parts && { userId: parts.userId, sid: parts.sid };
+  }
+
   /** Logout: revokes the session of a live token. */
   async end(token: string): Promise<AccessClaims> {
     const claims = await this.tokens.verify(token);

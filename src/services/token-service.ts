@@ -20,6 +20,8 @@ export interface AccessClaims {
   jti: string;
   /** Expiry, epoch milliseconds. */
   exp: number;
+  /** Issue time, epoch seconds (the `iat` claim). */
+  iat: number;
   /** The `roles` claim: the user's roles when the session's login or last refresh read them (docs/tokens.md). */
   roles: readonly string[];
 }
@@ -193,7 +195,7 @@ export class TokenService {
       exp,
     };
     const input = this.signedHeader + encodeJson(payload);
-    const claims: AccessClaims = { userId, sid, jti, exp: exp * 1000, roles };
+    const claims: AccessClaims = { userId, sid, jti, exp: exp * 1000, iat, roles };
     const token = Promise.resolve(this.signer.sign(Buffer.from(input, 'latin1'))).then((signature) => {
       const signed = `${input}.${signature.toString('base64url')}`;
       this.remember(signed, claims);
@@ -297,6 +299,6 @@ export class TokenService {
     ) {
       throw invalid();
     }
-    return { userId: userId as number, sid, jti, exp: exp * 1000, roles };
+    return { userId: userId as number, sid, jti, exp: exp * 1000, iat, roles };
   }
 }

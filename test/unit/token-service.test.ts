@@ -73,6 +73,7 @@ describe('TokenService with EdDSA', async () => {
       sid: 'session-id-0001',
       jti: issued.jti,
       exp: issued.expiresAt,
+      iat: issued.expiresAt / 1000 - TTL,
       roles: [],
     });
     assert.equal(issued.expiresAt, (Math.floor(c.state.now / 1000) + TTL) * 1000);
@@ -293,6 +294,7 @@ describe('TokenService with HS256 (JWT_KEY)', async () => {
       sid: 'sid-sid-sid-sid-9',
       jti: issued.jti,
       exp: issued.expiresAt,
+      iat: issued.expiresAt / 1000 - TTL,
       roles: [],
     });
   });
