@@ -47,7 +47,7 @@ export class WebLock implements SessionLock {
   ) {}
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    return this.locks.request(this.name, { mode: 'exclusive' }, task) as Promise<T>;
+    return this.locks.request(this.name, { mode: 'exclusive' }, task);
   }
 }
 
