@@ -4,6 +4,8 @@ import {
   MemoryLock,
   MemorySessionStore,
   WebLock,
+  type IdbFactoryLike,
+  type LockManagerLike,
   type Session,
   type SessionLock,
   type SessionStore,
@@ -94,11 +96,11 @@ function isJson(response: Response): boolean {
 /** Creates a client for one Keyward server. */
 export function createClient(options: ClientOptions): KeywardClient {
   const base = new URL(options.baseUrl);
-  const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const doFetch = options.fetch ?? ((input: URL, init?: RequestInit) => fetch(input, init));
   const name = options.sessionName ?? `keyward:${base.origin}${base.pathname}`;
   const g = globalThis as {
-    navigator?: { locks?: LockManager };
-    indexedDB?: IDBFactory;
+    navigator?: { locks?: LockManagerLike };
+    indexedDB?: IdbFactoryLike;
     BroadcastChannel?: typeof BroadcastChannel;
   };
   const canShare =
@@ -111,7 +113,7 @@ export function createClient(options: ClientOptions): KeywardClient {
   const channel = share && g.BroadcastChannel ? new g.BroadcastChannel(name) : undefined;
   const listeners = new Set<(loggedIn: boolean) => void>();
   if (channel) {
-    channel.onmessage = (event: MessageEvent<{ loggedIn?: unknown }>) => {
+    channel.onmessage = (event: { data: { loggedIn?: unknown } }) => {
       for (const listener of listeners) listener(event.data.loggedIn === true);
     };
   }

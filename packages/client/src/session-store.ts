@@ -1,3 +1,41 @@
+// Structural types for the browser APIs used here, so that the package's types need no DOM library.
+/** The part of `navigator.locks` used. */
+export interface LockManagerLike {
+  request<T>(name: string, options: { mode: 'exclusive' }, callback: () => Promise<T>): Promise<T>;
+}
+interface RequestLike<T> {
+  result: T;
+  error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface OpenRequestLike extends RequestLike<DatabaseLike> {
+  onupgradeneeded: (() => void) | null;
+}
+interface ObjectStoreLike {
+  get(key: string): RequestLike<unknown>;
+  put(value: unknown, key: string): unknown;
+  delete(key: string): unknown;
+}
+interface TransactionLike {
+  objectStore(name: string): ObjectStoreLike;
+  error: unknown;
+  oncomplete: (() => void) | null;
+  onerror: (() => void) | null;
+}
+interface DatabaseLike {
+  createObjectStore(name: string): unknown;
+  transaction(store: string, mode: 'readonly' | 'readwrite'): TransactionLike;
+}
+/** The part of `indexedDB` used. */
+export interface IdbFactoryLike {
+  open(name: string, version: number): OpenRequestLike;
+}
+
+function failure(error: unknown, fallback: string): Error {
+  return error instanceof Error ? error : new Error(fallback);
+}
+
 /** The tokens of one logged-in session. */
 export interface Session {
   accessToken: string;
@@ -42,7 +80,7 @@ export class MemoryLock implements SessionLock {
 /** Web Locks: one task at a time across every tab of the origin that uses the same name. */
 export class WebLock implements SessionLock {
   constructor(
-    private readonly locks: LockManager,
+    private readonly locks: LockManagerLike,
     private readonly name: string,
   ) {}
 
@@ -54,13 +92,13 @@ export class WebLock implements SessionLock {
 const DB_NAME = 'keyward-client';
 const STORE = 'sessions';
 
-function promised<T>(request: IDBRequest<T>): Promise<T> {
+function promised<T>(request: RequestLike<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     request.onsuccess = () => {
       resolve(request.result);
     };
     request.onerror = () => {
-      reject(request.error ?? new Error('IndexedDB request failed'));
+      reject(failure(request.error, 'IndexedDB request failed'));
     };
   });
 }
@@ -70,14 +108,14 @@ function promised<T>(request: IDBRequest<T>): Promise<T> {
  * wrote: a committed transaction is visible to every tab, which localStorage does not promise across processes.
  */
 export class IndexedDbSessionStore implements SessionStore {
-  private db: Promise<IDBDatabase> | undefined;
+  private db: Promise<DatabaseLike> | undefined;
 
   constructor(
-    private readonly factory: IDBFactory,
+    private readonly factory: IdbFactoryLike,
     private readonly key: string,
   ) {}
 
-  private open(): Promise<IDBDatabase> {
+  private open(): Promise<DatabaseLike> {
     this.db ??= new Promise((resolve, reject) => {
       const request = this.factory.open(DB_NAME, 1);
       request.onupgradeneeded = () => {
@@ -87,7 +125,7 @@ export class IndexedDbSessionStore implements SessionStore {
         resolve(request.result);
       };
       request.onerror = () => {
-        reject(request.error ?? new Error('IndexedDB could not be opened'));
+        reject(failure(request.error, 'IndexedDB could not be opened'));
       };
     });
     return this.db;
@@ -111,7 +149,7 @@ export class IndexedDbSessionStore implements SessionStore {
         resolve();
       };
       tx.onerror = () => {
-        reject(tx.error ?? new Error('IndexedDB write failed'));
+        reject(failure(tx.error, 'IndexedDB write failed'));
       };
     });
   }

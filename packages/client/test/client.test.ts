@@ -16,7 +16,7 @@ after(async () => {
 function instrumentedFetch() {
   const calls = new Map<string, number>();
   let stealNext = false;
-  const wrapped = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : input);
     calls.set(url.pathname, (calls.get(url.pathname) ?? 0) + 1);
     const auth = new Headers(init?.headers).get('authorization');
