@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, type TestApp } from '../helpers/app.js';
+import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 import {
   assertError,
   assertOk,
@@ -214,6 +216,42 @@ describe('INTROSPECTION_CLIENTS unset', () => {
       assertError(res, 401, 'invalid_client');
     } finally {
       await bare.close();
+    }
+  });
+});
+
+describe('on the Redis token store', { skip: (await redisUnavailable()) ?? false }, () => {
+  it('introspection does not consume; /revoke with a refresh token kills the session', async () => {
+    const prefix = `kwtest-oauth-${randomBytes(4).toString('hex')}:`;
+    const r = await makeApp({
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      INTROSPECTION_CLIENTS: `${CLIENT.id}:${CLIENT.secret}`,
+    });
+    try {
+      const s = await signUpAndLogin(r.app);
+      const ask = () =>
+        r.app.inject({
+          method: 'POST',
+          url: '/introspect',
+          headers: { ...FORM, ...basic(CLIENT.id, CLIENT.secret) },
+          payload: `token=${s.token}`,
+        });
+      assert.equal((await ask()).json<{ active: boolean }>().active, true);
+      assert.equal((await ask()).json<{ active: boolean }>().active, true);
+      const next = await expectLive(r.app, s.token);
+      assert.deepEqual((await ask()).json(), { active: false });
+      const res = await r.app.inject({
+        method: 'POST',
+        url: '/revoke',
+        headers: FORM,
+        payload: `token=${encodeURIComponent(s.refreshToken)}`,
+      });
+      assertOk(res);
+      await expectDead(r.app, next);
+    } finally {
+      await r.close();
+      await deleteRedisKeys(prefix);
     }
   });
 });
