@@ -1,8 +1,9 @@
 import { DomainError } from '../errors.js';
 import type { User } from '../repositories/user-repository.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
-import { ADMIN_ROLE, normalizeRoles, removesAny } from '../services/roles.js';
-import type { Auth, ClientInfo, SessionService } from '../services/session-service.js';
+import { ADMIN_ROLE, changeRoles, normalizeRoles, removesAny } from '../services/roles.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import type { Auth, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
 
 /** A user as the admin API shows it. */
@@ -131,17 +132,50 @@ export class AdminFacade {
     const userId = parseUserId(id);
     const next = normalizeRoles(roles);
     return this.asAdmin(token, async (auth) => {
-      const before = await this.existing(userId);
-      const user = await this.users.setRoles(userId, next);
-      if (!user) throw new DomainError('user_not_found');
-      const revoked = removesAny(before.roles, user.roles) ? await this.sessions.revokeAll(userId) : 0;
-      await this.record(auth, client, user, 'roles_changed', {
+      const { user, revoked } = await this.replaceRoles(userId, () => next, auth.userId, client);
+      return { message: 'Roles updated', user: view(user), revoked };
+    });
+  }
+
+  /**
+   * Adds and removes roles for an operator (`keyward user roles`), under the same rules as `setRoles`:
+   * `validation_failed` for a bad role name, `user_not_found` for an unknown id.
+   */
+  async changeRoles(
+    userId: number,
+    add: readonly string[],
+    remove: readonly string[],
+  ): Promise<{ user: AdminUserView; revoked: number }> {
+    const checked = { add: normalizeRoles(add), remove: normalizeRoles(remove) };
+    const { user, revoked } = await this.replaceRoles(userId, (current) =>
+      changeRoles(current, checked.add, checked.remove),
+    );
+    return { user: view(user), revoked };
+  }
+
+  private async replaceRoles(
+    userId: number,
+    next: (current: readonly string[]) => string[],
+    actorId?: number,
+    client?: ClientInfo,
+  ): Promise<{ user: User; revoked: number }> {
+    const before = await this.existing(userId);
+    const user = await this.users.setRoles(userId, next(before.roles));
+    if (!user) throw new DomainError('user_not_found');
+    const revoked = removesAny(before.roles, user.roles) ? await this.sessions.revokeAll(userId) : 0;
+    await this.audit?.record({
+      event: 'roles_changed',
+      userId: user.id,
+      username: user.username,
+      ...origin(client),
+      detail: {
+        ...(actorId === undefined ? {} : { actor_id: actorId }),
         roles: user.roles.join(' '),
         previous: before.roles.join(' '),
         sessions_revoked: revoked,
-      });
-      return { message: 'Roles updated', user: view(user), revoked };
+      },
     });
+    return { user, revoked };
   }
 
   /** Signs the user out everywhere: every session, with all its access and refresh tokens. */

@@ -1,7 +1,8 @@
 import { DomainError } from '../errors.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
 import type { ClientAuthenticator, ClientCredentials } from '../services/client-authenticator.js';
-import type { ClientInfo, SessionService } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import type { SessionService } from '../services/session-service.js';
 
 /** RFC 7662 §2.2: the answer for a live access token. */
 export interface ActiveToken {

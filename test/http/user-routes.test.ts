@@ -35,7 +35,10 @@ describe('POST /user', () => {
     assert.match(String(res.headers['content-type']), /^application\/json/);
     const body = res.json<{ message: string; user: { id: number; username: string } }>();
     assert.ok(Number.isSafeInteger(body.user.id) && body.user.id > 0);
-    assert.deepEqual(body, { message: 'User created successfully', user: { id: body.user.id, username, roles: [] } });
+    assert.deepEqual(body, {
+      message: 'User created successfully',
+      user: { id: body.user.id, username, roles: [] },
+    });
   });
 
   for (const [label, payload, field] of [
