@@ -3,7 +3,9 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
+import { AdminFacade } from './facades/admin-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
+import { OAuthFacade } from './facades/oauth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
@@ -12,6 +14,7 @@ import type { AuditDetail } from './repositories/audit-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
 import { AuditLog, origin } from './services/audit-log.js';
+import { ClientAuthenticator } from './services/client-authenticator.js';
 import { Metrics } from './services/metrics.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
@@ -44,6 +47,8 @@ export interface Deps {
   userFacade: UserFacade;
   authFacade: AuthFacade;
   opsFacade: OpsFacade;
+  adminFacade: AdminFacade;
+  oauthFacade: OAuthFacade;
 }
 
 export interface DepsOverrides {
@@ -218,6 +223,10 @@ function assemble(config: Config, base: Foundation): Deps {
   });
   const sessions = new SessionService({
     store: tokenStore,
+    currentRoles: async (userId) => {
+      const user = await users.findById(userId);
+      return user && !user.disabled ? user.roles : undefined;
+    },
     tokens,
     refreshTokens: new RefreshTokens(keys.refreshSecret),
     rotation: config.tokens.rotation,
@@ -265,6 +274,14 @@ function assemble(config: Config, base: Foundation): Deps {
     }),
     authFacade: new AuthFacade(userService, sessions, guards),
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
+    adminFacade: new AdminFacade(userService, sessions, audit),
+    oauthFacade: new OAuthFacade({
+      sessions,
+      clients: new ClientAuthenticator(config.introspectionClients),
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      audit,
+    }),
   };
 }
 
