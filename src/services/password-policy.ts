@@ -78,4 +78,14 @@ export class PasswordPolicy {
       throw new DomainError('weak_password', { message: 'password must not contain the username' });
     }
   }
+
+  /** The same rule for a rename that keeps the password: the new name is what is refused. */
+  checkNewUsernameAgainstPassword(username: string, password: string): void {
+    if (usernameKey(password).includes(usernameKey(username))) {
+      throw new DomainError('invalid_username', {
+        message:
+          'the password must not contain the username: choose another name, or change the password too',
+      });
+    }
+  }
 }

@@ -77,7 +77,7 @@ describe('accounts over HTTP on PostgreSQL with the memory token store', { skip:
       method: 'PUT',
       url: '/user',
       headers: bearer(s.token),
-      payload: { username: other.username.toUpperCase() },
+      payload: { username: other.username.toUpperCase(), current_password: PASSWORD },
     });
     const next = expectTaken(res);
     await expectDead(t.app, s.token);

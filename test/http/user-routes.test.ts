@@ -239,7 +239,7 @@ describe('PUT /user', () => {
   it('renames the user and returns the user and the next token', async () => {
     const s = await signUpAndLogin(t.app);
     const newName = uniqueName('renamed');
-    const res = await put(s.token, { username: newName });
+    const res = await put(s.token, { username: newName, current_password: PASSWORD });
     assertOk(res);
     const body = res.json<UserBody & { message: string }>();
     assert.deepEqual(body, {
@@ -255,14 +255,14 @@ describe('PUT /user', () => {
 
   it('lets a user change the case of their own username', async () => {
     const s = await signUpAndLogin(t.app, uniqueName('casey'));
-    const res = await put(s.token, { username: s.username.toUpperCase() });
+    const res = await put(s.token, { username: s.username.toUpperCase(), current_password: PASSWORD });
     assertOk(res);
     assert.equal(res.json<UserBody>().user.username, s.username.toUpperCase());
   });
 
   it('stores a new username in NFKC form', async () => {
     const s = await signUpAndLogin(t.app);
-    const res = await put(s.token, { username: 'ｎｆｋｃｎａｍｅ' });
+    const res = await put(s.token, { username: 'ｎｆｋｃｎａｍｅ', current_password: PASSWORD });
     assertOk(res);
     assert.equal(res.json<UserBody>().user.username, 'nfkcname');
   });
@@ -273,6 +273,41 @@ describe('PUT /user', () => {
     const body = assertError(res, 400, 'current_password_required');
     assert.equal(body.token, undefined);
     await expectLive(t.app, s.token);
+  });
+
+  it('answers 400 for a rename without current_password and does not consume the token', async () => {
+    const s = await signUpAndLogin(t.app);
+    const res = await put(s.token, { username: uniqueName('stolen') });
+    const body = assertError(res, 400, 'current_password_required');
+    assert.match(body.error, /username/);
+    assert.equal(body.token, undefined);
+    await expectLive(t.app, s.token);
+    assertOk(await login(t.app, s.username, PASSWORD));
+  });
+
+  it('answers 403 for a rename with a wrong current_password: the account keeps its name', async () => {
+    const s = await signUpAndLogin(t.app);
+    const res = await put(s.token, { username: uniqueName('stolen'), current_password: 'not my password' });
+    const body = assertError(res, 403, 'wrong_current_password');
+    await expectLive(t.app, body.token ?? '');
+    assertOk(await login(t.app, s.username, PASSWORD));
+  });
+
+  it('refuses a new name that the kept password contains (400 invalid_username); a new password lifts it', async () => {
+    const newName = uniqueName('river');
+    const password = `zebra-${newName.toUpperCase()}-crossing`;
+    const s = await signUpAndLogin(t.app, uniqueName(), password);
+    const res = await put(s.token, { username: newName, current_password: password });
+    const body = assertError(res, 400, 'invalid_username');
+    assert.match(body.error, /password must not contain the username/);
+    assertOk(await login(t.app, s.username, password));
+    const both = await put(body.token ?? '', {
+      username: newName,
+      password: 'an unrelated new passphrase',
+      current_password: password,
+    });
+    assertOk(both);
+    assert.equal(both.json<UserBody>().user.username, newName);
   });
 
   it('answers 403 for a wrong current_password and carries the next token, which works', async () => {
@@ -291,7 +326,7 @@ describe('PUT /user', () => {
   it('answers 409 for a taken username (case-insensitively) and carries the next token', async () => {
     const other = await signUpAndLogin(t.app, uniqueName('Taken'));
     const s = await signUpAndLogin(t.app);
-    const res = await put(s.token, { username: other.username.toLowerCase() });
+    const res = await put(s.token, { username: other.username.toLowerCase(), current_password: PASSWORD });
     const body = assertError(res, 409, 'username_taken', 'Username already exists');
     assert.equal(typeof body.token, 'string');
     await expectLive(t.app, body.token ?? '');
