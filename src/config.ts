@@ -72,6 +72,8 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_LOGIN_IP: Count(100, 'login attempts per IP per window'),
   RATE_LIMIT_SIGNUP_IP: Count(20, 'signups per IP per window'),
   RATE_LIMIT_WINDOW: Seconds(900, 'rate-limit window'),
+
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90 }),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -204,6 +206,7 @@ function toConfig(env: Env) {
       hashQueueLimit: env.HASH_QUEUE_LIMIT,
       hashNice: env.HASH_NICE,
     },
+    audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
     rateLimit: {
       enabled: env.RATE_LIMIT === 'on',
       loginFailures: env.RATE_LIMIT_LOGIN_FAILURES,

@@ -187,6 +187,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     repository: new KyselyAuditRepository(database.db),
     logger,
     now,
+    retentionDays: config.audit.retentionDays,
     onEvent: (event) => {
       metrics.auditEvents.inc({ event: event.event });
       if (event.event === 'login_succeeded') metrics.logins.inc({ result: 'succeeded' });
@@ -261,6 +262,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
 
 /** Closes the stores and ends the password-hashing threads; safe to call once the HTTP server has stopped. */
 export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.audit.settled();
   await Promise.allSettled([
     deps.rateLimitStore.close(),
     deps.tokenStore.close(),
