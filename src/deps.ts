@@ -20,7 +20,7 @@ import { SessionService } from './services/session-service.js';
 import { loadKeySet, type KeySet } from './services/signing-keys.js';
 import { TokenService } from './services/token-service.js';
 import { UserService } from './services/user-service.js';
-import { MemoryRateLimitStore } from './stores/memory-rate-limit-store.js';
+import { DEFAULT_MAX_KEYS_PER_GROUP, MemoryRateLimitStore } from './stores/memory-rate-limit-store.js';
 import { MemoryTokenStore } from './stores/memory-token-store.js';
 import type { RateLimitStore } from './stores/rate-limit-store.js';
 import { RedisRateLimitStore } from './stores/redis-rate-limit-store.js';
@@ -125,7 +125,11 @@ export function createTokenStore(
 /** Rate-limit counters beside the tokens: in the same Redis when there is one, in memory otherwise. */
 function createRateLimitStore(config: Config, client: Redis | Cluster | undefined): RateLimitStore {
   if (config.redis && client) return new RedisRateLimitStore(client, config.redis.keyPrefix);
-  return new MemoryRateLimitStore();
+  // One IP holds its attempts counter, its signup counter and a failure counter per username it tried (at most
+  // RATE_LIMIT_LOGIN_IP of them in a window, since abandoned attempts leave none): the cap is well above that.
+  return new MemoryRateLimitStore({
+    maxKeysPerGroup: Math.max(DEFAULT_MAX_KEYS_PER_GROUP, 2 * (config.rateLimit.loginPerIp + 2)),
+  });
 }
 
 /** Builds every service once and wires them; runs pending migrations. */

@@ -316,6 +316,21 @@ describe('a wrong current_password on PUT /user', () => {
   });
 });
 
+describe('a spray of other names from one IP (memory store)', () => {
+  it("does not lift a victim's lockout from that IP", async () => {
+    const { t } = await clockedApp({ RATE_LIMIT_LOGIN_FAILURES: '2', RATE_LIMIT_LOGIN_IP: '1000' });
+    const victim = await createUser(t.app);
+    const ip = '203.0.113.150';
+    await failTimes(t.app, victim, 2, { ip });
+    assertRateLimited(await loginFrom(t.app, victim, PASSWORD, { ip }));
+    for (let i = 0; i < 150; i += 1) {
+      assertInvalidCredentials(await loginFrom(t.app, uniqueName('spray'), WRONG, { ip }));
+    }
+    assertRateLimited(await loginFrom(t.app, victim, PASSWORD, { ip }));
+    assert.equal((await loginFrom(t.app, victim, PASSWORD, { ip: '198.51.100.150' })).statusCode, 200);
+  });
+});
+
 describe('renames on PUT /user', () => {
   it('a rename to a taken name counts against the signup limit per IP; renames to free names do not', async () => {
     const { t, clock } = await clockedApp({ RATE_LIMIT_SIGNUP_IP: '3' });
