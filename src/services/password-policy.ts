@@ -1,5 +1,6 @@
 import { DomainError } from '../errors.js';
 import { type CommonPasswords, loadCommonPasswords } from './common-passwords.js';
+import { prepareUsername, usernameProblem } from './username-profile.js';
 
 export interface PasswordPolicyOptions {
   minLength: number;
@@ -8,15 +9,18 @@ export interface PasswordPolicyOptions {
 
 const USERNAME_MIN = 4;
 const USERNAME_MAX = 64;
-// Control, format, separator characters and any whitespace: invisible or ambiguous in a username.
-const FORBIDDEN_IN_USERNAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Z}\s]/u;
 
-/** NFKC form, as stored and returned. */
+/** The form stored and returned: width-mapped and NFC (RFC 8265; the same as NFKC for every name accepted). */
 export function normalizeUsername(username: string): string {
-  return username.normalize('NFKC');
+  return prepareUsername(username);
 }
 
-/** The case-insensitive comparison key (NFKC, lower case, NFKC again since case mapping can denormalise). */
+/**
+ * The case-insensitive comparison key (NFKC, lower case, NFKC again since case mapping can denormalise), the
+ * key of every stored row. For the names RFC 8265 accepts it equals the profile's own comparison form (width
+ * mapping, lower case, NFC); it is kept so that names stored before the profile applied (a ligature, an emoji)
+ * still log in and still block look-alike signups.
+ */
 export function usernameKey(username: string): string {
   return username.normalize('NFKC').toLowerCase().normalize('NFKC');
 }
@@ -28,7 +32,7 @@ function length(text: string): number {
 
 /**
  * NIST SP 800-63B rules: a length range, not in the bundled common-password list, not equal to or containing
- * the username; no composition rules. Usernames: 4–64 characters after NFKC, no control characters or spaces.
+ * the username; no composition rules. Usernames: 4–64 characters, RFC 8265 (username-profile.ts).
  */
 export class PasswordPolicy {
   private readonly common: CommonPasswords;
@@ -42,7 +46,7 @@ export class PasswordPolicy {
     return this.options.minLength;
   }
 
-  /** Checks a username and returns its display form and lookup key. */
+  /** Checks a username against RFC 8265 (and the mixed-script rule) and returns its display form and lookup key. */
   checkUsername(raw: string): { display: string; key: string } {
     const display = normalizeUsername(raw);
     const n = length(display);
@@ -51,11 +55,8 @@ export class PasswordPolicy {
         message: `username must be ${USERNAME_MIN}-${USERNAME_MAX} characters long`,
       });
     }
-    if (FORBIDDEN_IN_USERNAME.test(display)) {
-      throw new DomainError('invalid_username', {
-        message: 'username must not contain spaces or control characters',
-      });
-    }
+    const problem = usernameProblem(display);
+    if (problem !== undefined) throw new DomainError('invalid_username', { message: problem });
     return { display, key: usernameKey(display) };
   }
 

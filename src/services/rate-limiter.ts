@@ -128,7 +128,12 @@ export class RateLimiter {
     return { created: NOTHING, abandoned: () => this.store.release(key, this.now()) };
   }
 
-  private async take(limit: RateLimitName, key: string, max: number, bucket: string): Promise<RateLimitCount> {
+  private async take(
+    limit: RateLimitName,
+    key: string,
+    max: number,
+    bucket: string,
+  ): Promise<RateLimitCount> {
     const counted = await this.store.hit(key, this.windowMs, this.now(), bucket);
     if (counted.count > max) {
       this.options.onReject?.(limit);
