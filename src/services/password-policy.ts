@@ -1,3 +1,4 @@
+import { usernameKey } from '../domain/username.js';
 import { DomainError } from '../errors.js';
 import { type CommonPasswords, loadCommonPasswords } from './common-passwords.js';
 import { prepareUsername, usernameProblem } from './username-profile.js';
@@ -15,16 +16,6 @@ export function normalizeUsername(username: string): string {
   return prepareUsername(username);
 }
 
-/**
- * The case-insensitive comparison key (NFKC, lower case, NFKC again since case mapping can denormalise), the
- * key of every stored row. For the names RFC 8265 accepts it equals the profile's own comparison form (width
- * mapping, lower case, NFC); it is kept so that names stored before the profile applied (a ligature, an emoji)
- * still log in and still block look-alike signups.
- */
-export function usernameKey(username: string): string {
-  return username.normalize('NFKC').toLowerCase().normalize('NFKC');
-}
-
 function length(text: string): number {
   // Code points, not UTF-16 units: a password of emoji is as long as it looks.
   return text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
@@ -40,10 +31,6 @@ export class PasswordPolicy {
   constructor(private readonly options: PasswordPolicyOptions) {
     // Shorter ones are refused by their length anyway.
     this.common = loadCommonPasswords((p) => length(p) >= options.minLength);
-  }
-
-  get minLength(): number {
-    return this.options.minLength;
   }
 
   /** Checks a username against RFC 8265 (and the mixed-script rule) and returns its display form and lookup key. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { usernameKey } from '../../src/services/password-policy.js';
+import { usernameKey } from '../../src/domain/username.js';
 import { makeApp, PASSWORD, type TestApp } from '../helpers/app.js';
 import { assertOk, login } from '../http/http-helpers.js';
 import { assertExit, jsonLines, makeWorkspace, runCli, type CliWorkspace } from './cli-helpers.js';

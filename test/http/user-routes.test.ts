@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { usernameKey } from '../../src/services/password-policy.js';
+import { usernameKey } from '../../src/domain/username.js';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
 import {
   assertError,

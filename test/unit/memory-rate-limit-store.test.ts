@@ -16,6 +16,7 @@ function limiter(store: MemoryRateLimitStore, limits: { loginFailures?: number; 
     signupPerIp: 20,
     windowSec: WINDOW_SEC,
     now: () => ms,
+    onReject: () => undefined,
   });
   return { rateLimiter, advance: (sec: number) => (ms += sec * 1000) };
 }
