@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import type { Deps } from './deps.js';
 import { DomainError } from './errors.js';
 import { registerErrorHandler, sendFrameworkError } from './http/error-handler.js';
+import { lingerAfterResponse } from './http/lingering-close.js';
 import { registerOpenApi } from './http/openapi.js';
 import { RequestLog } from './http/request-log.js';
 import { portalPages } from './portal/pages.js';
@@ -27,6 +28,11 @@ export const VERSION = '0.1.0';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+function takesBearerToken(schema: unknown): boolean {
+  const security = (schema as { security?: Record<string, unknown>[] } | undefined)?.security;
+  return security?.some((requirement) => 'bearer' in requirement) ?? false;
+}
+
 /** HTTP wiring only: Fastify, schemas, the error envelope and the routes over the facades of `deps`. */
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
   const app = Fastify<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression>({
@@ -34,6 +40,16 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     logController: new RequestLog(),
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
+    // Slow clients cannot hold a connection forever (docs/deployment.md, Timeouts). Node checks the header and
+    // request deadlines every connectionsCheckingInterval (30 s by default, far coarser than the deadlines).
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    connectionTimeout: config.http.socketTimeoutMs,
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
     // During a graceful shutdown a request that still arrives on an open keep-alive connection is served (with
     // `Connection: close`, see server.ts) rather than refused with a body outside the error envelope.
     return503OnClosing: false,
@@ -71,6 +87,15 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   // is attached to those routes only. Hooks on every request are synchronous, callback-style: an async hook
   // costs a promise and a microtask per request on the hot path.
   app.addHook('onRoute', (route) => {
+    // Fastify answers HEAD on every GET route by running the GET handler. On a route that takes a bearer token
+    // that would consume a single-use token and drop its successor with the body a HEAD answer never has.
+    if (route.method === 'HEAD' && takesBearerToken(route.schema)) {
+      route.handler = (_request, reply) => {
+        void reply.header('allow', 'GET');
+        throw new DomainError('method_not_allowed');
+      };
+      return;
+    }
     if (route.config?.optionalBody !== true) return;
     const existing = route.preValidation;
     const emptyBody: preValidationHookHandler = (request, _reply, done) => {
@@ -82,7 +107,21 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
 
   app.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
-    void reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
+    const cacheControl = reply.getHeader('cache-control') ?? 'no-store';
+    void reply.header('cache-control', cacheControl);
+    // RFC 6749 §5.1: token answers carry Pragma beside Cache-Control, for HTTP/1.0 caches.
+    if (cacheControl === 'no-store') void reply.header('pragma', 'no-cache');
+    void reply.header('x-content-type-options', 'nosniff');
+    // JSON is never a document to render or frame; /docs (Swagger UI) sets its own policy.
+    if (!reply.hasHeader('content-security-policy')) {
+      void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    }
+    // Answered before the body was read to its end (413, or a refusal before the body mattered): the connection
+    // cannot carry another request, and it must not reset the client before the client has read this answer.
+    if (!request.raw.complete) {
+      void reply.header('connection', 'close');
+      lingerAfterResponse(request.raw.socket);
+    }
     done(null, payload);
   });
 

@@ -31,6 +31,10 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Type.String({ default: 'false' }),
   CORS_ORIGINS: Type.String({ default: '' }),
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
+  HTTP_HEADERS_TIMEOUT: Type.Integer({ minimum: 1, maximum: 300, default: 10 }),
+  HTTP_REQUEST_TIMEOUT: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+  HTTP_KEEP_ALIVE_TIMEOUT: Type.Integer({ minimum: 1, maximum: 3600, default: 72 }),
+  SHUTDOWN_GRACE: Type.Integer({ minimum: 0, maximum: 8, default: 3 }),
 
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_HOST: Type.Optional(Type.String({ minLength: 1 })),
@@ -72,6 +76,7 @@ export const EnvSchema = Type.Object({
 
   PORTAL: Type.Enum(['on', 'off'], { default: 'on' }),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90 }),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -160,6 +165,18 @@ function toConfig(env: Env) {
       .filter(Boolean),
     webConcurrency: env.WEB_CONCURRENCY,
     bodyLimit: 64 * 1024,
+    http: {
+      /** Until the last header line of a request (a client that trickles its headers is cut off). */
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT * 1000,
+      /** Until the whole request, body included, has arrived. */
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT * 1000,
+      /** An idle keep-alive connection is closed after this. */
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT * 1000,
+      /** A connection with no traffic either way (e.g. a client that never reads its response). */
+      socketTimeoutMs: Math.max(120, env.HTTP_KEEP_ALIVE_TIMEOUT + 10) * 1000,
+      /** On SIGTERM, how long idle keep-alive connections stay open (and are served) before they are closed. */
+      shutdownGraceMs: env.SHUTDOWN_GRACE * 1000,
+    },
     redis: redis
       ? { ...redis, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS }
       : undefined,
@@ -194,6 +211,7 @@ function toConfig(env: Env) {
       hashQueueLimit: env.HASH_QUEUE_LIMIT,
       hashNice: env.HASH_NICE,
     },
+    audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
     rateLimit: {
       enabled: env.RATE_LIMIT === 'on',
       loginFailures: env.RATE_LIMIT_LOGIN_FAILURES,
@@ -318,6 +336,9 @@ function crossFieldProblems(env: Env): string[] {
       'WEB_CONCURRENCY: more than one worker needs a shared token store; set REDIS_URL (or REDIS_CLUSTER_NODES, ' +
         'REDIS_SENTINELS), or use WEB_CONCURRENCY=1 with the in-process store',
     );
+  }
+  if (env.HTTP_HEADERS_TIMEOUT > env.HTTP_REQUEST_TIMEOUT) {
+    problems.push('HTTP_HEADERS_TIMEOUT: must not exceed HTTP_REQUEST_TIMEOUT');
   }
   if (env.SESSION_IDLE_TTL > env.SESSION_MAX_TTL) {
     problems.push('SESSION_IDLE_TTL: must not exceed SESSION_MAX_TTL');

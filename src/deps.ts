@@ -24,7 +24,7 @@ import { SessionService } from './services/session-service.js';
 import { loadKeySet, throwawayKeySet, type KeyOptions, type KeySet } from './services/signing-keys.js';
 import { TokenService } from './services/token-service.js';
 import { UserService } from './services/user-service.js';
-import { MemoryRateLimitStore } from './stores/memory-rate-limit-store.js';
+import { DEFAULT_MAX_KEYS_PER_GROUP, MemoryRateLimitStore } from './stores/memory-rate-limit-store.js';
 import { MemoryTokenStore } from './stores/memory-token-store.js';
 import type { RateLimitStore } from './stores/rate-limit-store.js';
 import { RedisRateLimitStore } from './stores/redis-rate-limit-store.js';
@@ -127,7 +127,11 @@ function createTokenStore(config: Config, logger: Logger, client: Redis | Cluste
 /** Rate-limit counters beside the tokens: in the same Redis when there is one, in memory otherwise. */
 function createRateLimitStore(config: Config, client: Redis | Cluster | undefined): RateLimitStore {
   if (config.redis && client) return new RedisRateLimitStore(client, config.redis.keyPrefix);
-  return new MemoryRateLimitStore();
+  // One IP holds its attempts counter, its signup counter and a failure counter per username it tried (at most
+  // RATE_LIMIT_LOGIN_IP of them in a window, since abandoned attempts leave none): the cap is well above that.
+  return new MemoryRateLimitStore({
+    maxKeysPerGroup: Math.max(DEFAULT_MAX_KEYS_PER_GROUP, 2 * (config.rateLimit.loginPerIp + 2)),
+  });
 }
 
 /** The signing-key options the config names: the one mapping of Config to them (server and `keyward keys`). */
@@ -197,6 +201,7 @@ function assemble(config: Config, base: Foundation): Deps {
     repository: new KyselyAuditRepository(database.db),
     logger,
     now,
+    retentionDays: config.audit.retentionDays,
     detail: base.auditDetail,
     onEvent: (event) => {
       metrics.auditEvents.inc({ event: event.event });
@@ -357,6 +362,7 @@ export async function createCliDeps(config: Config, options: CliDepsOptions): Pr
 
 /** Closes the stores and ends the password-hashing threads; safe to call once the HTTP server has stopped. */
 export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.audit.settled();
   await Promise.allSettled([
     deps.rateLimitStore.close(),
     deps.tokenStore.close(),

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import net from 'node:net';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { buildApp } from './app.js';
@@ -42,8 +43,7 @@ async function runServer(config: Config): Promise<void> {
   const app = await buildApp(config, deps);
 
   let closing = false;
-  // Fastify closes the connections that are idle when close() starts; a keep-alive connection still busy with
-  // a request would stay open after its response (for keepAliveTimeout, 72 s) and hold the shutdown up.
+  // Every answer given during the drain closes its connection, so that clients move to another instance.
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
@@ -51,16 +51,36 @@ async function runServer(config: Config): Promise<void> {
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
-    deps.logger.info({ signal }, 'shutting down');
-    // For responses already past onSend when the signal came: their connection is dropped once idle.
-    app.server.keepAliveTimeout = Math.min(app.server.keepAliveTimeout, 1000);
+    const graceMs = config.http.shutdownGraceMs;
+    deps.logger.info({ signal, graceMs }, 'shutting down');
     const timer = setTimeout(() => {
       deps.logger.error('graceful shutdown timed out');
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS);
     timer.unref();
-    app
-      .close()
+    // Stop accepting connections, but not as http.Server#close does it (and Fastify's close through it): that
+    // also destroys every idle keep-alive connection at once, and a client that sent a request on one a moment
+    // before gets a reset instead of an answer. The drain (docs/deployment.md, Graceful shutdown):
+    // - requests in flight finish, and their answers carry `Connection: close`;
+    // - a request arriving on a kept-alive connection is answered too, with `Connection: close`;
+    // - connections still idle after the grace period are closed;
+    // - once the last connection is gone, Fastify, the stores and the process close.
+    const drained = new Promise<void>((resolve) => {
+      net.Server.prototype.close.call(app.server, () => {
+        resolve();
+      });
+    });
+    const grace = setTimeout(() => {
+      app.server.closeIdleConnections();
+      // A connection whose keep-alive answer was already on its way when the signal came goes idle only now.
+      app.server.keepAliveTimeout = 1;
+    }, graceMs);
+    grace.unref();
+    drained
+      .then(() => {
+        clearTimeout(grace);
+        return app.close();
+      })
       .then(() => closeDeps(deps))
       .then(() => {
         deps.logger.info('stopped');

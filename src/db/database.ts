@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
@@ -11,6 +11,7 @@ import {
   type PostgresPool,
   type SqliteDatabase,
 } from 'kysely';
+import { ensurePrivateDir, makePrivate, PRIVATE_FILE } from '../private-files.js';
 import { nameStatements } from './pg-prepared.js';
 
 export interface UserTable {
@@ -193,7 +194,12 @@ export function sqliteFile(url: string): string | undefined {
 export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
   const file = sqliteFile(url);
   if (file !== undefined) {
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    if (file !== ':memory:') {
+      // SQLite gives the -wal and -shm files the mode of the database file: a 0600 database keeps them 0600.
+      ensurePrivateDir(path.dirname(path.resolve(file)));
+      closeSync(openSync(file, 'a', PRIVATE_FILE));
+      for (const suffix of ['', '-wal', '-shm']) makePrivate(`${file}${suffix}`);
+    }
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');

@@ -1,7 +1,7 @@
 import { DomainError } from '../errors.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
 import { usernameKey } from '../domain/username.js';
-import { RateLimitedError, type LoginAttempt, type RateLimiter } from '../services/rate-limiter.js';
+import type { LoginAttempt, RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo } from '../domain/client-info.js';
 import type { Grant, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
@@ -58,20 +58,9 @@ export class AuthFacade {
    * attempt costs no hashing time.
    */
   async authenticate(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
-    let attempt: LoginAttempt;
-    try {
-      attempt = await this.limiter.beginLogin(usernameKey(username), client.ip);
-    } catch (error) {
-      if (error instanceof RateLimitedError) {
-        await this.audit.record({
-          event: 'login_failed',
-          username,
-          ...origin(client),
-          detail: { reason: 'rate_limited', limit: error.limit },
-        });
-      }
-      throw error;
-    }
+    // A refusal by a rate limit is counted in metrics (keyward_rate_limit_rejections_total), not audited: a
+    // flood of refused attempts would otherwise write one row each, the database cost the limit exists to spare.
+    const attempt: LoginAttempt = await this.limiter.beginLogin(usernameKey(username), client.ip);
     let check;
     try {
       check = await this.users.checkCredentials(username, password, (userId) =>

@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js';
 import type { User } from '../repositories/user-repository.js';
 import { origin } from '../services/audit-log.js';
 import { usernameKey } from '../domain/username.js';
-import type { LoginAttempt } from '../services/rate-limiter.js';
+import type { LoginAttempt, SignupAttempt } from '../services/rate-limiter.js';
 import type { ClientInfo } from '../domain/client-info.js';
 import type { SessionService } from '../services/session-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
@@ -82,8 +82,10 @@ export class UserFacade {
   }
 
   /**
-   * Changes username and/or password; a password change revokes every other session. A wrong current_password
-   * counts as a failed login for (username, IP), so a stolen access token cannot be used to guess the password.
+   * Changes username and/or password; both need current_password, and a password change revokes every other
+   * session. A wrong current_password counts as a failed login for (username, IP), so a stolen access token
+   * cannot be used to guess the password; a rename to a taken name counts against the signup limit per IP, like
+   * signup's 409, so that renames are no free way to enumerate usernames.
    */
   async update(
     token: string,
@@ -92,20 +94,25 @@ export class UserFacade {
   ): Promise<{ message: string; user: User; token: string }> {
     const checked = this.users.checkChanges(changes);
     return this.sessions.withAuth(token, async (auth) => {
-      const attempt =
-        checked.password === undefined ? undefined : await this.beginPasswordCheck(auth.userId, client);
+      const attempt = await this.beginPasswordCheck(auth.userId, client);
+      let probe: SignupAttempt | undefined;
       let result;
       let revoked = 0;
       try {
+        if (checked.username !== undefined) probe = await this.guards.limiter.beginSignup(client.ip);
         result = await this.users.update(auth.userId, checked, async () => {
           revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
         });
       } catch (error) {
-        if (error instanceof DomainError && error.code === 'wrong_current_password') await attempt?.failed();
+        const code = error instanceof DomainError ? error.code : undefined;
+        if (code === 'wrong_current_password') await attempt?.failed();
         else await attempt?.abandoned().catch(() => undefined);
+        if (code !== 'username_taken') await probe?.abandoned().catch(() => undefined);
         throw error;
       }
       await attempt?.succeeded();
+      // A rename that went through is no probe of taken names.
+      await probe?.abandoned();
       const { user, passwordChanged, usernameChanged } = result;
       if (usernameChanged) {
         await this.guards.audit.record({

@@ -58,4 +58,6 @@ export interface AuditRepository {
   append(event: AuditEvent, at: Date): Promise<void>;
   /** The newest events first. */
   recent(query: AuditQuery): Promise<StoredAuditEvent[]>;
+  /** Deletes at most `limit` of the oldest events recorded before `before`; returns how many it deleted. */
+  deleteBefore(before: Date, limit: number): Promise<number>;
 }

@@ -53,6 +53,26 @@ export class KyselyAuditRepository implements AuditRepository {
     }
   }
 
+  async deleteBefore(before: Date, limit: number): Promise<number> {
+    try {
+      // `at` is ISO-8601 text in UTC, so text order is time order, and the index on it finds the old rows.
+      const result = await this.db
+        .deleteFrom('audit_events')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('audit_events')
+            .select('id')
+            .where('at', '<', before.toISOString())
+            .orderBy('id')
+            .limit(limit),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    } catch (error) {
+      throw new StoreUnavailableError(error);
+    }
+  }
+
   async recent(query: AuditQuery): Promise<StoredAuditEvent[]> {
     try {
       // Named columns, not `*`: a prepared statement whose result changes shape (a column added by a later

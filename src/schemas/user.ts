@@ -18,7 +18,7 @@ export const UpdateUserBody = Type.Object({
   username: Type.Optional(Username),
   password: Type.Optional(Password),
   current_password: Type.Optional(
-    Type.String({ maxLength: 4096, description: 'Required to change the password.' }),
+    Type.String({ maxLength: 4096, description: 'Required to change the username or the password.' }),
   ),
 });
 export type UpdateUserBody = Static<typeof UpdateUserBody>;

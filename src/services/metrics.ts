@@ -28,7 +28,7 @@ export class Metrics {
 
   readonly logins = new Counter({
     name: 'keyward_logins_total',
-    help: 'Login attempts by result (succeeded, failed); rate-limited attempts count as failed.',
+    help: 'Logins by result (succeeded, failed); refused by a rate limit: keyward_rate_limit_rejections_total.',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

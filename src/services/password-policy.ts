@@ -1,6 +1,7 @@
 import { usernameKey } from '../domain/username.js';
 import { DomainError } from '../errors.js';
 import { type CommonPasswords, loadCommonPasswords } from './common-passwords.js';
+import { prepareUsername, usernameProblem } from './username-profile.js';
 
 export interface PasswordPolicyOptions {
   minLength: number;
@@ -9,12 +10,10 @@ export interface PasswordPolicyOptions {
 
 const USERNAME_MIN = 4;
 const USERNAME_MAX = 64;
-// Control, format, separator characters and any whitespace: invisible or ambiguous in a username.
-const FORBIDDEN_IN_USERNAME = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Z}\s]/u;
 
-/** NFKC form, as stored and returned. */
+/** The form stored and returned: width-mapped and NFC (RFC 8265; the same as NFKC for every name accepted). */
 export function normalizeUsername(username: string): string {
-  return username.normalize('NFKC');
+  return prepareUsername(username);
 }
 
 function length(text: string): number {
@@ -24,7 +23,7 @@ function length(text: string): number {
 
 /**
  * NIST SP 800-63B rules: a length range, not in the bundled common-password list, not equal to or containing
- * the username; no composition rules. Usernames: 4–64 characters after NFKC, no control characters or spaces.
+ * the username; no composition rules. Usernames: 4–64 characters, RFC 8265 (username-profile.ts).
  */
 export class PasswordPolicy {
   private readonly common: CommonPasswords;
@@ -34,7 +33,7 @@ export class PasswordPolicy {
     this.common = loadCommonPasswords((p) => length(p) >= options.minLength);
   }
 
-  /** Checks a username and returns its display form and lookup key. */
+  /** Checks a username against RFC 8265 (and the mixed-script rule) and returns its display form and lookup key. */
   checkUsername(raw: string): { display: string; key: string } {
     const display = normalizeUsername(raw);
     const n = length(display);
@@ -43,11 +42,8 @@ export class PasswordPolicy {
         message: `username must be ${USERNAME_MIN}-${USERNAME_MAX} characters long`,
       });
     }
-    if (FORBIDDEN_IN_USERNAME.test(display)) {
-      throw new DomainError('invalid_username', {
-        message: 'username must not contain spaces or control characters',
-      });
-    }
+    const problem = usernameProblem(display);
+    if (problem !== undefined) throw new DomainError('invalid_username', { message: problem });
     return { display, key: usernameKey(display) };
   }
 
@@ -68,6 +64,16 @@ export class PasswordPolicy {
   checkPasswordAgainstUsername(password: string, username: string): void {
     if (usernameKey(password).includes(usernameKey(username))) {
       throw new DomainError('weak_password', { message: 'password must not contain the username' });
+    }
+  }
+
+  /** The same rule for a rename that keeps the password: the new name is what is refused. */
+  checkNewUsernameAgainstPassword(username: string, password: string): void {
+    if (usernameKey(password).includes(usernameKey(username))) {
+      throw new DomainError('invalid_username', {
+        message:
+          'the password must not contain the username: choose another name, or change the password too',
+      });
     }
   }
 }

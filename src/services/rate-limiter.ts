@@ -103,8 +103,8 @@ export class RateLimiter {
     const bucket = ipBucket(ip);
     const ipKey = `li:${bucket}`;
     const failureKey = `lf:${digest(usernameKey)}:${bucket}`;
-    await this.take('login_ip', ipKey, this.options.loginPerIp);
-    await this.take('login_failures', failureKey, this.options.loginFailures);
+    await this.take('login_ip', ipKey, this.options.loginPerIp, bucket);
+    await this.take('login_failures', failureKey, this.options.loginFailures, bucket);
     return {
       succeeded: () => this.store.reset(failureKey),
       failed: NOTHING,
@@ -118,13 +118,19 @@ export class RateLimiter {
   /** Counts an account creation for the IP; throws RateLimitedError over the limit. */
   async beginSignup(ip: string): Promise<SignupAttempt> {
     if (!this.options.enabled) return UNLIMITED_SIGNUP;
-    const key = `su:${ipBucket(ip)}`;
-    await this.take('signup_ip', key, this.options.signupPerIp);
+    const bucket = ipBucket(ip);
+    const key = `su:${bucket}`;
+    await this.take('signup_ip', key, this.options.signupPerIp, bucket);
     return { created: NOTHING, abandoned: () => this.store.release(key, this.now()) };
   }
 
-  private async take(limit: RateLimitName, key: string, max: number): Promise<RateLimitCount> {
-    const counted = await this.store.hit(key, this.windowMs, this.now());
+  private async take(
+    limit: RateLimitName,
+    key: string,
+    max: number,
+    bucket: string,
+  ): Promise<RateLimitCount> {
+    const counted = await this.store.hit(key, this.windowMs, this.now(), bucket);
     if (counted.count > max) {
       this.options.onReject(limit);
       throw new RateLimitedError(limit, Math.max(1, Math.ceil(counted.resetInMs / 1000)));

@@ -8,16 +8,9 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDir, makePrivate, PRIVATE_FILE } from '../private-files.js';
 
 export type SigningAlgorithm = 'EdDSA' | 'HS256';
 
@@ -110,23 +103,25 @@ function hmacKey(secret: string): SigningKey {
 
 /** Writes a new Ed25519 key as `<kid>.pem` (mode 0600) in `dir` and returns it. */
 export function generateKeyFile(dir: string): SigningKey {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir, { narrowExisting: true });
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const key = ed25519Key(pem, 'generated', new Date());
   const file = path.join(dir, `${key.kid}.pem`);
-  writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  writeFileSync(file, pem, { mode: PRIVATE_FILE, flag: 'wx' });
+  chmodSync(file, PRIVATE_FILE);
   return { ...key, source: file };
 }
 
 /** Every `*.pem` key in `dir`, oldest first (by file modification time, then kid). */
 export function readKeyDir(dir: string): SigningKey[] {
   if (!existsSync(dir)) return [];
+  ensurePrivateDir(dir, { narrowExisting: true });
   const keys = readdirSync(dir)
     .filter((name) => name.endsWith('.pem'))
     .map((name) => {
       const file = path.join(dir, name);
+      makePrivate(file);
       return ed25519Key(readFileSync(file, 'utf8'), file, statSync(file).mtime);
     });
   return keys.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.kid.localeCompare(b.kid));
@@ -139,13 +134,14 @@ function deriveSecret(material: string | Buffer, info: string): Buffer {
 function refreshSecretFile(dir: string): Buffer {
   const file = path.join(dir, 'refresh-token.secret');
   if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir, { narrowExisting: true });
     try {
-      writeFileSync(file, b64url(randomBytes(48)), { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, b64url(randomBytes(48)), { mode: PRIVATE_FILE, flag: 'wx' });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
+  makePrivate(file);
   return deriveSecret(readFileSync(file, 'utf8').trim(), 'keyward refresh token');
 }
 

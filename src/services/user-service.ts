@@ -1,4 +1,4 @@
-import { DomainError } from '../errors.js';
+import { DomainError, ERRORS } from '../errors.js';
 import {
   withoutHash,
   type User,
@@ -21,7 +21,8 @@ export interface AccountChanges {
 export interface CheckedChanges {
   username?: { display: string; key: string };
   password?: string;
-  currentPassword?: string;
+  /** Required for every change: a stolen access token alone can neither rename an account nor re-password it. */
+  currentPassword: string;
 }
 
 /** The outcome of a credential check (the reason is for the audit log, never for the client). */
@@ -103,15 +104,21 @@ export class UserService {
     if (changes.username === undefined && changes.password === undefined) {
       throw new DomainError('validation_failed', { message: 'username or password is required' });
     }
-    const checked: CheckedChanges = {};
-    if (changes.username !== undefined) checked.username = this.policy.checkUsername(changes.username);
-    if (changes.password !== undefined) {
-      this.policy.checkPassword(changes.password);
-      if (changes.currentPassword === undefined) throw new DomainError('current_password_required');
-      checked.password = changes.password;
-      checked.currentPassword = changes.currentPassword;
+    const username = changes.username === undefined ? undefined : this.policy.checkUsername(changes.username);
+    if (changes.password !== undefined) this.policy.checkPassword(changes.password);
+    if (changes.currentPassword === undefined) {
+      throw new DomainError('current_password_required', {
+        message:
+          changes.password === undefined
+            ? 'current_password is required to change the username'
+            : ERRORS.current_password_required.message,
+      });
     }
-    return checked;
+    return {
+      ...(username === undefined ? {} : { username }),
+      ...(changes.password === undefined ? {} : { password: changes.password }),
+      currentPassword: changes.currentPassword,
+    };
   }
 
   /**
@@ -130,15 +137,19 @@ export class UserService {
     const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('invalid_token');
     const update: UserChanges = {};
+    const verified = await this.hasher.verify(current.passwordHash, changes.currentPassword);
+    if (!verified.ok) throw new DomainError('wrong_current_password');
+    const renamed = changes.username !== undefined && changes.username.display !== current.username;
     if (changes.password !== undefined) {
-      const result = await this.hasher.verify(current.passwordHash, changes.currentPassword ?? '');
-      if (!result.ok) throw new DomainError('wrong_current_password');
       this.policy.checkPasswordAgainstUsername(
         changes.password,
         changes.username?.display ?? current.username,
       );
+    } else if (renamed && changes.username) {
+      // The password stays: the new name must not be part of it either (the same rule as at signup).
+      this.policy.checkNewUsernameAgainstPassword(changes.username.display, changes.currentPassword);
     }
-    if (changes.username && changes.username.display !== current.username) {
+    if (renamed && changes.username) {
       const owner = await this.users.findByUsernameKey(changes.username.key);
       if (owner && owner.id !== userId) throw new DomainError('username_taken');
       update.username = changes.username;

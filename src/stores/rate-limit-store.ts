@@ -12,8 +12,11 @@ export interface RateLimitCount {
  */
 export interface RateLimitStore {
   readonly kind: string;
-  /** Counts one event under `key` (starting a window of `windowMs` if none is open) and returns the new count. */
-  hit(key: string, windowMs: number, now: number): Promise<RateLimitCount>;
+  /**
+   * Counts one event under `key` (starting a window of `windowMs` if none is open) and returns the new count.
+   * `group` names whose key it is (the client IP): a store with bounded room may cap the keys of one group.
+   */
+  hit(key: string, windowMs: number, now: number, group?: string): Promise<RateLimitCount>;
   /** Takes back one event counted by `hit` (the attempt turned out not to count); never goes below zero. */
   release(key: string, now: number): Promise<void>;
   /** Forgets the key and its window. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { PASSWORD, uniqueName } from '../helpers/app.js';
@@ -99,5 +100,132 @@ describe('graceful shutdown on SIGTERM', { timeout: 2 * START_TIMEOUT_MS }, () =
       assert.equal((error.cause as NodeJS.ErrnoException | undefined)?.code, 'ECONNREFUSED');
       return true;
     });
+  });
+});
+
+/** One keep-alive HTTP/1.1 connection driven by hand: a request is written and its one answer read back. */
+class RawConnection {
+  private buffer = '';
+  private waiting: (() => void) | undefined;
+  error: string | undefined;
+  closed = false;
+  readonly ended: Promise<void>;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (data: string) => {
+      this.buffer += data;
+      this.waiting?.();
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.error = error.code ?? error.message;
+    });
+    this.ended = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.closed = true;
+        this.waiting?.();
+        resolve();
+      });
+    });
+  }
+
+  static open(base: string): Promise<RawConnection> {
+    const { hostname, port } = new URL(base);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => {
+        resolve(new RawConnection(socket));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  /** Writes `GET path` and resolves with the status line, the headers and the body of its answer. */
+  async get(path: string): Promise<{ status: number; headers: string; body: string }> {
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    for (;;) {
+      const end = this.buffer.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const headers = this.buffer.slice(0, end);
+        const length = Number(/content-length: (\d+)/i.exec(headers)?.[1] ?? 0);
+        if (this.buffer.length >= end + 4 + length) {
+          const body = this.buffer.slice(end + 4, end + 4 + length);
+          this.buffer = this.buffer.slice(end + 4 + length);
+          return { status: Number(headers.split(' ')[1]), headers, body };
+        }
+      }
+      if (this.closed) {
+        throw new Error(`connection closed before an answer (${this.error ?? 'no error'}): ${this.buffer}`);
+      }
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+}
+
+describe('the drain on SIGTERM, on kept-alive connections', { timeout: 2 * START_TIMEOUT_MS }, () => {
+  const CONNECTIONS = 8;
+
+  it('answers a request sent right after the signal on every idle kept-alive connection, without a reset', async () => {
+    const server = await ServerProcess.start();
+    const connections = await Promise.all(
+      Array.from({ length: 2 * CONNECTIONS }, () => RawConnection.open(server.url)),
+    );
+    for (const connection of connections) {
+      const warm = await connection.get('/healthz');
+      assert.equal(warm.status, 200);
+      assert.doesNotMatch(warm.headers, /connection: close/i);
+    }
+
+    process.kill(server.pid, 'SIGTERM');
+    // Half the connections send at once (the signal may not even be handled yet), half once the drain has begun.
+    const early = connections.slice(0, CONNECTIONS).map((c) => c.get('/healthz'));
+    await server.waitForLog((line) => line.msg === 'shutting down', '"shutting down"');
+    const late = connections.slice(CONNECTIONS).map((c) => c.get('/healthz'));
+    const answers = await Promise.allSettled([...early, ...late]);
+
+    const failures = answers.flatMap((a, i) =>
+      a.status === 'rejected' ? [`${i}: ${String(a.reason)}`] : [],
+    );
+    assert.deepEqual(failures, []);
+    for (const answer of answers) {
+      assert.equal(answer.status, 'fulfilled');
+      assert.equal(answer.value.status, 200);
+      assert.equal(answer.value.body, '{"status":"ok"}');
+    }
+    // Every answer after the signal closed its connection, and the server closed each of them cleanly.
+    await Promise.all(connections.map((c) => c.ended));
+    assert.deepEqual(
+      connections.map((c) => c.error),
+      connections.map(() => undefined),
+    );
+    const late0 = answers[CONNECTIONS];
+    assert.ok(late0?.status === 'fulfilled');
+    assert.match(late0.value.headers, /\r\nconnection: close/i);
+    assert.deepEqual(await server.exited, { code: 0, signal: null });
+  });
+
+  it('keeps an idle kept-alive connection open and served during the grace period, then closes it', async () => {
+    const server = await ServerProcess.start({ SHUTDOWN_GRACE: '3' });
+    const idle = await RawConnection.open(server.url);
+    const used = await RawConnection.open(server.url);
+    assert.equal((await idle.get('/healthz')).status, 200);
+    assert.equal((await used.get('/healthz')).status, 200);
+
+    process.kill(server.pid, 'SIGTERM');
+    await server.waitForLog((line) => line.msg === 'shutting down', '"shutting down"');
+    // No new connection is accepted during the drain.
+    await assert.rejects(RawConnection.open(server.url), (error: NodeJS.ErrnoException) => {
+      assert.equal(error.code, 'ECONNREFUSED');
+      return true;
+    });
+    // A kept-alive connection is still served.
+    const answer = await used.get('/healthz');
+    assert.equal(answer.status, 200);
+    assert.match(answer.headers, /\r\nconnection: close/i);
+    await used.ended;
+    assert.equal(used.error, undefined);
+    // The idle one is closed by the server (a FIN, not a reset) once the grace period is over; then the process exits 0.
+    await idle.ended;
+    assert.equal(idle.error, undefined);
+    assert.deepEqual(await server.exited, { code: 0, signal: null });
   });
 });

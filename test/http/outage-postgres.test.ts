@@ -60,7 +60,7 @@ describe('PostgreSQL outage over HTTP', { skip }, () => {
       method: 'PUT',
       url: '/user',
       headers: bearer(second.token),
-      payload: { username: uniqueName('renamed') },
+      payload: { username: uniqueName('renamed'), current_password: PASSWORD },
     });
     assertUnavailable(put, true);
     const del = await timed(t.app, 'DELETE /user', {

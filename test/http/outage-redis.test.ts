@@ -40,7 +40,7 @@ function storeRoutes(
         method: 'PUT',
         url: '/user',
         headers: auth,
-        payload: { username: uniqueName('renamed') },
+        payload: { username: uniqueName('renamed'), current_password: PASSWORD },
       }),
     () => timed(t.app, 'DELETE /user', { method: 'DELETE', url: '/user', headers: auth }),
     () => timed(t.app, 'POST /validate_token', { method: 'POST', url: '/validate_token', headers: auth }),

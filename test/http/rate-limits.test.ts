@@ -266,20 +266,24 @@ describe('failed logins per (username, IP): RATE_LIMIT_LOGIN_FAILURES', () => {
     );
   });
 
-  it('a rate-limited login is audited as login_failed with reason rate_limited', async () => {
+  it('logins refused by a limit are counted in metrics, not written one audit row each', async () => {
     const { t } = await clockedApp({ RATE_LIMIT_LOGIN_FAILURES: '1' });
     const user = await createUser(t.app);
     await failTimes(t.app, user, 1, { ip: '203.0.113.77' });
-    assertRateLimited(await loginFrom(t.app, user, PASSWORD, { ip: '203.0.113.77' }));
-    const [latest] = await t.deps.audit.recent(1);
+    const before = await t.deps.audit.recent(10_000);
+    for (let i = 0; i < 25; i += 1)
+      assertRateLimited(await loginFrom(t.app, user, PASSWORD, { ip: '203.0.113.77' }));
+    const after = await t.deps.audit.recent(10_000);
+    assert.equal(after.length, before.length, 'no audit row for a refused attempt');
+    const [latest] = after;
+    assert.ok(latest);
     assert.deepEqual(
-      { event: latest?.event, username: latest?.username, ip: latest?.ip, detail: latest?.detail },
-      {
-        event: 'login_failed',
-        username: user,
-        ip: '203.0.113.77',
-        detail: { reason: 'rate_limited', limit: 'login_failures' },
-      },
+      { event: latest.event, detail: latest.detail },
+      { event: 'login_failed', detail: { reason: 'wrong_password' } },
+    );
+    assert.equal(
+      await metricValue(t.app, 'keyward_rate_limit_rejections_total', { limit: 'login_failures' }),
+      25,
     );
   });
 });
@@ -309,6 +313,91 @@ describe('a wrong current_password on PUT /user', () => {
     clock.advance(WINDOW);
     assert.equal((await change(PASSWORD)).statusCode, 200);
     assert.equal((await loginFrom(t.app, s.username, 'a brand new passphrase')).statusCode, 200);
+  });
+});
+
+describe('a spray of other names from one IP (memory store)', () => {
+  it("does not lift a victim's lockout from that IP", async () => {
+    const { t } = await clockedApp({ RATE_LIMIT_LOGIN_FAILURES: '2', RATE_LIMIT_LOGIN_IP: '1000' });
+    const victim = await createUser(t.app);
+    const ip = '203.0.113.150';
+    await failTimes(t.app, victim, 2, { ip });
+    assertRateLimited(await loginFrom(t.app, victim, PASSWORD, { ip }));
+    for (let i = 0; i < 150; i += 1) {
+      assertInvalidCredentials(await loginFrom(t.app, uniqueName('spray'), WRONG, { ip }));
+    }
+    assertRateLimited(await loginFrom(t.app, victim, PASSWORD, { ip }));
+    assert.equal((await loginFrom(t.app, victim, PASSWORD, { ip: '198.51.100.150' })).statusCode, 200);
+  });
+});
+
+describe('renames on PUT /user', () => {
+  it('a rename to a taken name counts against the signup limit per IP; renames to free names do not', async () => {
+    const { t, clock } = await clockedApp({ RATE_LIMIT_SIGNUP_IP: '3' });
+    const ip = '203.0.113.90';
+    // The accounts come from elsewhere: this IP's signup budget starts untouched.
+    const taken: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const username = uniqueName('taken');
+      assert.equal(
+        (await signupFrom(t.app, username, PASSWORD, { ip: `192.0.2.${10 + i}` })).statusCode,
+        201,
+      );
+      taken.push(username);
+    }
+    const s = await signUpAndLogin(t.app);
+    let token = s.token;
+    const rename = async (username: string, from = ip): Promise<Reply> => {
+      const res = await t.app.inject({
+        method: 'PUT',
+        url: '/user',
+        remoteAddress: from,
+        headers: bearer(token),
+        payload: { username, current_password: PASSWORD },
+      });
+      token = res.json<{ token: string }>().token;
+      return res;
+    };
+    for (let i = 0; i < 4; i += 1) assert.equal((await rename(uniqueName('free'))).statusCode, 200);
+    for (const other of taken.slice(0, 3)) assertError(await rename(other), 409, 'username_taken');
+    // The fourth probe is refused before the name is looked up: taken and free names alike.
+    const limited = await rename(taken[3] ?? '');
+    assertError(limited, 429, 'rate_limited');
+    assert.equal(limited.headers['retry-after'], String(WINDOW));
+    assertError(await rename(uniqueName('free')), 429, 'rate_limited');
+    // Signups from that IP share the budget.
+    assertError(
+      await t.app.inject({
+        method: 'POST',
+        url: '/user',
+        remoteAddress: ip,
+        payload: { username: uniqueName(), password: PASSWORD },
+      }),
+      429,
+      'rate_limited',
+    );
+    assert.equal((await rename(uniqueName('free'), '198.51.100.90')).statusCode, 200);
+    assert.equal(await metricValue(t.app, 'keyward_rate_limit_rejections_total', { limit: 'signup_ip' }), 3);
+    clock.advance(WINDOW);
+    assertError(await rename(taken[3] ?? ''), 409, 'username_taken');
+  });
+
+  it('a wrong current_password on a rename counts as a failed login, like on a password change', async () => {
+    const { t } = await clockedApp({ RATE_LIMIT_LOGIN_FAILURES: '2' });
+    const s = await signUpAndLogin(t.app);
+    let token = s.token;
+    const rename = async (currentPassword: string): Promise<Reply> => {
+      const res = await t.app.inject({
+        method: 'PUT',
+        url: '/user',
+        headers: bearer(token),
+        payload: { username: uniqueName('x'), current_password: currentPassword },
+      });
+      token = res.json<{ token: string }>().token;
+      return res;
+    };
+    for (let i = 0; i < 2; i += 1) assertError(await rename(WRONG), 403, 'wrong_current_password');
+    assertError(await rename(PASSWORD), 429, 'rate_limited');
   });
 });
 

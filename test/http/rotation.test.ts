@@ -77,7 +77,7 @@ describe('TOKEN_ROTATION=per-request', () => {
           method: 'PUT',
           url: '/user',
           headers: bearer(token),
-          payload: { username: s.username },
+          payload: { username: s.username, current_password: PASSWORD },
         }),
       () => t.app.inject({ method: 'POST', url: '/validate_token', headers: bearer(token) }),
     ];
@@ -117,7 +117,7 @@ describe('TOKEN_ROTATION=off', () => {
       method: 'PUT',
       url: '/user',
       headers: bearer(s.token),
-      payload: { username: s.username },
+      payload: { username: s.username, current_password: PASSWORD },
     });
     assertOk(put);
     assert.equal(put.json<UserBody>().token, s.token);

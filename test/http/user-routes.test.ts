@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { usernameKey } from '../../src/domain/username.js';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
 import {
   assertError,
@@ -122,35 +123,52 @@ describe('POST /user', () => {
     assertOk(await signUp(`w${suffix}`.padEnd(64, 'z'), PASSWORD), 201);
   });
 
-  it('stores the NFKC form of the username (fullwidth letters become ASCII)', async () => {
-    const res = await signUp('ｆｏｏｂａｒ', PASSWORD);
+  it('maps fullwidth letters to ASCII (RFC 8265 width mapping): one name, one account', async () => {
+    const name = `ｆｏｏ${uniqueName('')}`.slice(0, 20);
+    const res = await signUp(name, PASSWORD);
     assertOk(res, 201);
-    assert.equal(res.json<UserBody>().user.username, 'foobar');
-    assertOk(await login(t.app, 'foobar', PASSWORD));
-    assertOk(await login(t.app, 'ｆｏｏｂａｒ', PASSWORD));
-    assertError(await signUp('foobar', PASSWORD), 409, 'username_taken', 'Username already exists');
+    const stored = res.json<UserBody>().user.username;
+    assert.equal(stored, name.normalize('NFKC'));
+    assertOk(await login(t.app, stored, PASSWORD));
+    assertOk(await login(t.app, name, PASSWORD));
+    assertError(
+      await signUp(stored.toUpperCase(), PASSWORD),
+      409,
+      'username_taken',
+      'Username already exists',
+    );
   });
 
-  it('counts username length after NFKC: "ﬁﬁ" (2 characters, 4 after NFKC) is accepted and returned as "fifi"', async () => {
-    const res = await signUp('ﬁﬁ', PASSWORD);
-    assertOk(res, 201);
-    assert.equal(res.json<UserBody>().user.username, 'fifi');
-    const signedIn = await login(t.app, 'ﬁﬁ', PASSWORD);
-    assertOk(signedIn);
-    const me = await getUser(t.app, signedIn.json<TokenBody>().token);
-    assertOk(me);
-    assert.equal(me.json<UserBody>().user.username, 'fifi');
-    assertOk(await login(t.app, 'fifi', PASSWORD));
+  for (const [label, username] of [
+    ['that mixes Latin and Cyrillic (a Cyrillic "а" in "paypal")', 'p\u0430ypal'],
+    ['that mixes Latin and Greek', 'Zoë_Ωmega'],
+    ['of emoji', '🔑🐢🌵🎻'],
+    ['with a ligature (a compatibility character)', 'ﬁﬁﬁﬁ'],
+    ['with a circled digit', 'user①'],
+  ] as const) {
+    it(`refuses a username ${label} with 400 invalid_username`, async () => {
+      const body = assertError(await signUp(username, PASSWORD), 400, 'invalid_username');
+      assert.match(body.error, /username must not/);
+    });
+  }
+
+  it('accepts names of one script (and the scripts written together, as in Japanese)', async () => {
+    for (const name of ['Σίσυφος', 'Достоевский', '名前テスト', 'José_Müller']) {
+      const res = await signUp(`${name}${String(Math.random()).slice(2, 8)}`, PASSWORD);
+      assertOk(res, 201);
+    }
   });
 
-  it('refuses a username of 65 characters after NFKC and accepts one of 64, however short before', async () => {
-    const over = `${'ﬁ'.repeat(32)}x`;
-    assert.equal(over.length, 33);
-    const body = assertError(await signUp(over, PASSWORD), 400, 'invalid_username');
-    assert.match(body.error, /username/);
-    const res = await signUp('ﬁ'.repeat(32), PASSWORD);
-    assertOk(res, 201);
-    assert.equal(res.json<UserBody>().user.username, 'fi'.repeat(32));
+  it('an account stored before these rules (a mixed-script name) still logs in, and blocks its look-alike', async () => {
+    const legacy = `p\u0430ypal${String(Math.random()).slice(2, 8)}`;
+    await t.deps.users.create({
+      username: legacy,
+      usernameKey: usernameKey(legacy),
+      passwordHash: await t.deps.hasher.hash(PASSWORD),
+    });
+    assertOk(await login(t.app, legacy, PASSWORD));
+    assertOk(await login(t.app, legacy.toUpperCase(), PASSWORD));
+    assertError(await signUp(legacy.toUpperCase(), PASSWORD), 400, 'invalid_username');
   });
 
   it('treats usernames differing only in case as the same (409 Username already exists)', async () => {
@@ -242,7 +260,7 @@ describe('PUT /user', () => {
   it('renames the user and returns the user and the next token', async () => {
     const s = await signUpAndLogin(t.app);
     const newName = uniqueName('renamed');
-    const res = await put(s.token, { username: newName });
+    const res = await put(s.token, { username: newName, current_password: PASSWORD });
     assertOk(res);
     const body = res.json<UserBody & { message: string }>();
     assert.deepEqual(body, {
@@ -258,14 +276,14 @@ describe('PUT /user', () => {
 
   it('lets a user change the case of their own username', async () => {
     const s = await signUpAndLogin(t.app, uniqueName('casey'));
-    const res = await put(s.token, { username: s.username.toUpperCase() });
+    const res = await put(s.token, { username: s.username.toUpperCase(), current_password: PASSWORD });
     assertOk(res);
     assert.equal(res.json<UserBody>().user.username, s.username.toUpperCase());
   });
 
-  it('stores a new username in NFKC form', async () => {
+  it('stores a new username width-mapped (fullwidth letters become ASCII)', async () => {
     const s = await signUpAndLogin(t.app);
-    const res = await put(s.token, { username: 'ｎｆｋｃｎａｍｅ' });
+    const res = await put(s.token, { username: 'ｎｆｋｃｎａｍｅ', current_password: PASSWORD });
     assertOk(res);
     assert.equal(res.json<UserBody>().user.username, 'nfkcname');
   });
@@ -276,6 +294,41 @@ describe('PUT /user', () => {
     const body = assertError(res, 400, 'current_password_required');
     assert.equal(body.token, undefined);
     await expectLive(t.app, s.token);
+  });
+
+  it('answers 400 for a rename without current_password and does not consume the token', async () => {
+    const s = await signUpAndLogin(t.app);
+    const res = await put(s.token, { username: uniqueName('stolen') });
+    const body = assertError(res, 400, 'current_password_required');
+    assert.match(body.error, /username/);
+    assert.equal(body.token, undefined);
+    await expectLive(t.app, s.token);
+    assertOk(await login(t.app, s.username, PASSWORD));
+  });
+
+  it('answers 403 for a rename with a wrong current_password: the account keeps its name', async () => {
+    const s = await signUpAndLogin(t.app);
+    const res = await put(s.token, { username: uniqueName('stolen'), current_password: 'not my password' });
+    const body = assertError(res, 403, 'wrong_current_password');
+    await expectLive(t.app, body.token ?? '');
+    assertOk(await login(t.app, s.username, PASSWORD));
+  });
+
+  it('refuses a new name that the kept password contains (400 invalid_username); a new password lifts it', async () => {
+    const newName = uniqueName('river');
+    const password = `zebra-${newName.toUpperCase()}-crossing`;
+    const s = await signUpAndLogin(t.app, uniqueName(), password);
+    const res = await put(s.token, { username: newName, current_password: password });
+    const body = assertError(res, 400, 'invalid_username');
+    assert.match(body.error, /password must not contain the username/);
+    assertOk(await login(t.app, s.username, password));
+    const both = await put(body.token ?? '', {
+      username: newName,
+      password: 'an unrelated new passphrase',
+      current_password: password,
+    });
+    assertOk(both);
+    assert.equal(both.json<UserBody>().user.username, newName);
   });
 
   it('answers 403 for a wrong current_password and carries the next token, which works', async () => {
@@ -294,7 +347,7 @@ describe('PUT /user', () => {
   it('answers 409 for a taken username (case-insensitively) and carries the next token', async () => {
     const other = await signUpAndLogin(t.app, uniqueName('Taken'));
     const s = await signUpAndLogin(t.app);
-    const res = await put(s.token, { username: other.username.toLowerCase() });
+    const res = await put(s.token, { username: other.username.toLowerCase(), current_password: PASSWORD });
     const body = assertError(res, 409, 'username_taken', 'Username already exists');
     assert.equal(typeof body.token, 'string');
     await expectLive(t.app, body.token ?? '');

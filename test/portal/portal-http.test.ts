@@ -108,7 +108,10 @@ describe('portal headers', () => {
 
   it('the JSON API gets none of the portal hooks (encapsulated plugin)', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/healthz' });
-    assert.equal(res.headers['content-security-policy'], undefined);
+    // The JSON API's own policy (src/app.ts), not the portal's page policy, and no portal cookie or frame header.
+    assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+    assert.equal(res.headers['x-frame-options'], undefined);
+    assert.equal(res.headers['referrer-policy'], undefined);
     assert.equal(res.headers['set-cookie'], undefined);
   });
 

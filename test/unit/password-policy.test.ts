@@ -140,12 +140,12 @@ describe('PasswordPolicy.checkUsername', () => {
     assert.throws(() => policy.checkUsername('a'.repeat(65)), rejectedAs('invalid_username'));
   });
 
-  it('counts code points after NFKC', () => {
-    policy.checkUsername('🔑🐢🌵🎻'); // 4 code points
-    policy.checkUsername('🔑🐢🌵🎻'.repeat(16)); // 64 code points, 128 units
-    assert.throws(() => policy.checkUsername('🔑🐢🌵'), rejectedAs('invalid_username'));
-    // "ﬀ" is one code point that NFKC turns into "ff": two ligatures make four characters.
-    assert.equal(policy.checkUsername('ﬀﬀ').display, 'ffff');
+  it('counts code points after the width mapping', () => {
+    policy.checkUsername('𝒜'.normalize('NFKC').repeat(4)); // "AAAA"
+    policy.checkUsername('𐐀𐐁𐐂𐐃'); // 4 code points (Deseret), 8 UTF-16 units
+    policy.checkUsername('𐐀'.repeat(64)); // 64 code points, 128 units
+    assert.throws(() => policy.checkUsername('𐐀𐐁𐐂'), rejectedAs('invalid_username'));
+    assert.equal(policy.checkUsername('ＡＢＣＤ').display, 'ABCD');
   });
 
   it('stores the NFKC form and compares case-insensitively', () => {
@@ -170,9 +170,49 @@ describe('PasswordPolicy.checkUsername', () => {
     }
   });
 
-  it('accepts letters of any script and punctuation', () => {
-    policy.checkUsername('Zoë_Ωmega');
+  it('accepts letters of any one script, digits and ASCII punctuation', () => {
+    policy.checkUsername('Zoë_Omega');
+    policy.checkUsername('Ωμέγα_2');
     policy.checkUsername('名前テスト');
+    policy.checkUsername('Latin中文字');
+    policy.checkUsername('한국어이름');
     policy.checkUsername('first.last@example');
+    assert.deepEqual(policy.checkUsername('ｶﾞｷﾞｸﾞｹﾞ'), { display: 'ガギグゲ', key: 'ガギグゲ' });
+  });
+});
+
+describe('PasswordPolicy.checkUsername: RFC 8265 (PRECIS UsernameCaseMapped)', () => {
+  it('refuses what IdentifierClass disallows: symbols, compatibility characters, titlecase, ignorables', () => {
+    for (const name of [
+      '🔑🐢🌵🎻', // symbols (emoji)
+      'ﬁﬁﬁﬁ', // ligatures: compatibility characters, not mapped
+      'abc①', // a circled digit
+      'ǅabc', // a titlecase letter
+      'Ⅻabc', // a letter-like number
+      'abc♥def', // a symbol
+      'abc«def»', // non-ASCII punctuation
+      'abc\u00adef', // soft hyphen (default ignorable)
+      'abc\ufe0fdef', // a variation selector (ignorable mark)
+      'abc\u0640def', // Arabic tatweel (an exception: disallowed)
+      '\u1100\u1100abcd', // old Hangul Jamo (that NFC does not compose into a syllable)
+      'abcd\u{E0001}', // a tag character
+    ]) {
+      assert.throws(() => policy.checkUsername(name), rejectedAs('invalid_username'), JSON.stringify(name));
+    }
+  });
+
+  it('refuses names that mix scripts, such as Latin with Cyrillic or Greek', () => {
+    for (const name of ['pаypal', 'раураl', 'Zoë_Ωmega', 'admin\u0430', '٠١٢٣abc']) {
+      assert.throws(
+        () => policy.checkUsername(name),
+        (error: unknown) => error instanceof DomainError && /mix scripts/.test(error.message),
+        JSON.stringify(name),
+      );
+    }
+  });
+
+  it('maps width, keeps case for display, and compares in lower case', () => {
+    assert.deepEqual(policy.checkUsername('ＳＴＲＡßＥ'), { display: 'STRAßE', key: 'straße' });
+    assert.deepEqual(policy.checkUsername('E\u0301cole'), { display: 'École', key: 'école' });
   });
 });

@@ -6,6 +6,7 @@ import { usernameKey } from '../../domain/username.js';
 import { DomainError } from '../../errors.js';
 import { withoutHash, type User } from '../../repositories/user-repository.js';
 import { removesAny } from '../../services/roles.js';
+import { usernameProblem } from '../../services/username-profile.js';
 
 const MEMORY_STORE_NOTE =
   'sessions live in the memory of each running server (no REDIS_URL): the CLI cannot reach them; restarting the servers ends every session';
@@ -183,8 +184,37 @@ the next login or refresh. Revoking needs the shared token store (REDIS_URL): wi
   },
 };
 
+const checkNames: Command = {
+  name: 'check-names',
+  summary: 'List stored usernames that the username rules (RFC 8265, one script) would now refuse',
+  options: { json: { type: 'boolean' } },
+  optionHelp: [['--json', 'one JSON object per line: {"id","username","reason"}']],
+  details: `Accounts created before the rules applied keep working: they log in and are found by their stored
+key. This lists them, so that you can ask their owners to rename (docs/security.md, Usernames). Nothing is
+changed. Exit status 0 either way.`,
+  async run(ctx, { values }) {
+    const { users } = await ctx.deps();
+    let found = 0;
+    let afterId: number | undefined;
+    for (;;) {
+      const page = await users.list({ limit: 1000, ...(afterId === undefined ? {} : { afterId }) });
+      for (const user of page) {
+        const reason = usernameProblem(user.username);
+        if (reason === undefined) continue;
+        found += 1;
+        if (values.json === true) ctx.out(JSON.stringify({ id: user.id, username: user.username, reason }));
+        else ctx.out(`${user.id}  ${JSON.stringify(user.username)}: ${reason}`);
+      }
+      if (page.length < 1000) break;
+      afterId = page.at(-1)?.id;
+    }
+    if (values.json !== true) ctx.out(`${found} username(s) the rules would refuse`);
+    return EXIT_OK;
+  },
+};
+
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, setPassword, remove, revokeSessions, roles],
+  commands: [create, list, setPassword, remove, revokeSessions, roles, checkNames],
 };
