@@ -75,8 +75,18 @@ describe('POST /authenticate_user', () => {
 
   it('matches the username case-insensitively', async () => {
     const s = await signUpAndLogin(t.app, uniqueName('MixedCase'));
-    assertOk(await login(t.app, s.username.toLowerCase(), PASSWORD));
-    assertOk(await login(t.app, s.username.toUpperCase(), PASSWORD));
+    for (const spelling of [s.username.toLowerCase(), s.username.toUpperCase()]) {
+      assert.notEqual(spelling, s.username);
+      const res = await login(t.app, spelling, PASSWORD);
+      assertOk(res);
+      // The token is the existing account's (not a second one), and it names the username as registered.
+      const token = res.json<TokenBody>().token;
+      assert.equal(jwtPart(token, 1).user_id, s.userId);
+      assert.equal(jwtPart(token, 1).sub, String(s.userId));
+      const user = await t.app.inject({ method: 'GET', url: '/user', headers: bearer(token) });
+      assertOk(user);
+      assert.deepEqual(user.json<{ user: unknown }>().user, { id: s.userId, username: s.username });
+    }
   });
 
   it('answers an unknown user and a wrong password with the same 401 "Invalid credentials"', async () => {
