@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { KEYWARD_LOGO, KEYWARD_MARK } from './keyward-logo.js';
 
 /** The OpenAPI 3 document (built from the route schemas) at /openapi.json and Swagger UI at /docs. */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
@@ -24,7 +25,16 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       ],
     },
   });
-  // Served from the package's own assets: no CDN.
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Served from the package's own assets: no CDN. Keyward's name, logo and favicon, not the framework's.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    logo: { type: 'image/svg+xml', content: KEYWARD_LOGO, href: '/docs', target: '_self' },
+    theme: {
+      title: 'Keyward API',
+      favicon: [
+        { filename: 'keyward.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: KEYWARD_MARK },
+      ],
+    },
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
