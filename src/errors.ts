@@ -5,12 +5,16 @@ export const ERRORS = {
   weak_password: { status: 400, message: 'Password does not meet the password policy' },
   invalid_username: { status: 400, message: 'Username does not meet the username rules' },
   current_password_required: { status: 400, message: 'current_password is required to change the password' },
+  invalid_cursor: { status: 400, message: 'cursor is malformed' },
   token_missing: { status: 401, message: 'Token is missing' },
   invalid_token: { status: 401, message: 'Invalid or expired token' },
   invalid_credentials: { status: 401, message: 'Invalid credentials' },
   invalid_refresh_token: { status: 401, message: 'Invalid or expired refresh token' },
+  invalid_client: { status: 401, message: 'Client authentication failed' },
   wrong_current_password: { status: 403, message: 'Current password is incorrect' },
+  forbidden: { status: 403, message: 'Forbidden' },
   not_found: { status: 404, message: 'Not found' },
+  user_not_found: { status: 404, message: 'User not found' },
   session_not_found: { status: 404, message: 'Session not found' },
   method_not_allowed: { status: 405, message: 'Method not allowed' },
   username_taken: { status: 409, message: 'Username already exists' },
@@ -54,6 +58,26 @@ export class StoreUnavailableError extends DomainError {
   }
 }
 
-export function statusOf(code: ErrorCode): number {
-  return ERRORS[code].status;
+/** Next tokens of errors that are not DomainErrors (kept off the error object, so that no log serializes them). */
+const nextTokens = new WeakMap<object, string>();
+
+/**
+ * Marks a failure of a request whose token was already consumed with the token the client must use next, so
+ * that the answer carries it whatever the failure (SPEC §2: a client is never left without a token). A thrown
+ * value that is not an object is wrapped in an Error, which is returned to be thrown instead.
+ */
+export function attachNextToken(error: unknown, token: string): unknown {
+  if (error instanceof DomainError) {
+    error.nextToken = token;
+    return error;
+  }
+  const thrown = typeof error === 'object' && error !== null ? error : new Error(String(error));
+  nextTokens.set(thrown, token);
+  return thrown;
+}
+
+/** The next token attached to a failure by `attachNextToken`, if any. */
+export function nextTokenOf(error: unknown): string | undefined {
+  if (error instanceof DomainError) return error.nextToken;
+  return typeof error === 'object' && error !== null ? nextTokens.get(error) : undefined;
 }

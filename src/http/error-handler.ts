@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, ERRORS, type ErrorCode } from '../errors.js';
+import { DomainError, ERRORS, nextTokenOf, type ErrorCode } from '../errors.js';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -71,6 +71,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (error instanceof DomainError) {
       if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
       if (error.code === 'store_unavailable') request.log.warn({ err: error.cause }, 'store unavailable');
+      // RFC 7662 §2.1 by way of RFC 6749 §5.2: a client that failed HTTP Basic authentication is told the scheme.
+      if (error.code === 'invalid_client') void reply.header('www-authenticate', 'Basic realm="keyward"');
       send(reply, error.code, error.message, { token: error.nextToken });
       return;
     }
@@ -90,7 +92,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return;
     }
     request.log.error({ err: error }, 'unexpected error');
-    send(reply, 'internal_error', ERRORS.internal_error.message);
+    // The request may have consumed the client's token before it failed: the next one goes with the 500.
+    send(reply, 'internal_error', ERRORS.internal_error.message, { token: nextTokenOf(error) });
   });
 
   app.setNotFoundHandler((_request, reply) => {

@@ -15,13 +15,18 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
           'Self-hosted authentication API: JWT access tokens that can really be revoked, sessions, refresh tokens.',
       },
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          basic: { type: 'http', scheme: 'basic', description: 'An INTROSPECTION_CLIENTS id and secret' },
+        },
       },
       tags: [
         { name: 'users', description: 'Accounts (the seed routes)' },
         { name: 'auth', description: 'Login, validation, refresh, logout' },
         { name: 'sessions', description: 'Session management' },
         { name: 'ops', description: 'Health, readiness, keys, metrics' },
+        { name: 'admin', description: 'User administration (role admin)' },
+        { name: 'oauth', description: 'RFC 7662 introspection and RFC 7009 revocation' },
       ],
     },
   });

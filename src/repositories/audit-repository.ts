@@ -15,7 +15,11 @@ export type AuditEventName =
   | 'account_deleted'
   | 'import'
   | 'signing_key_added'
-  | 'signing_keys_pruned';
+  | 'signing_keys_pruned'
+  | 'roles_changed'
+  | 'account_disabled'
+  | 'account_enabled'
+  | 'sessions_revoked_by_admin';
 
 /** Plain, secret-free values only: ids, counts, reasons. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

@@ -1,5 +1,5 @@
-import type { CompiledQuery, Kysely } from 'kysely';
-import type { DatabaseSchema, Dialect, RowReader } from '../db/database.js';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import type { Database, DatabaseSchema, RowReader } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { NewUser, User, UserChanges, UserRepository, UserWithHash } from './user-repository.js';
 
@@ -13,19 +13,50 @@ function translate(error: unknown): Error {
   return new StoreUnavailableError(error);
 }
 
-/**
- * How long one repository call may take before it is answered as a store outage (SPEC §7: a 503 within 2 s).
- * The driver's own timeouts bound each step (getting a connection, running the query), but a request queued
- * behind hanging connections would wait for one and then hang on it: this bounds the whole call.
- */
-export const DEFAULT_DEADLINE_MS = 1500;
+/** A users row as selected (roles as JSON text, disabled as 0/1 on both dialects). */
+interface UserRow {
+  id: number;
+  username: string;
+  roles: string;
+  disabled: number | boolean;
+}
 
-/**
- * The deadline a dialect needs. better-sqlite3 runs each query synchronously on the event loop, so a timer could
- * never fire before the query ends: on SQLite the deadline would be a timer and a race per call for nothing.
- */
-export function deadlineFor(dialect: Dialect): number | undefined {
-  return dialect === 'postgres' ? DEFAULT_DEADLINE_MS : undefined;
+interface UserRowWithHash extends UserRow {
+  passwordHash: string;
+}
+
+const USER_COLUMNS = ['id', 'username', 'roles', 'disabled'] as const;
+
+function parseRoles(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value)) return value.filter((role): role is string => typeof role === 'string');
+  } catch {
+    // A row edited by hand into something that is not JSON has no roles rather than failing every request.
+  }
+  return [];
+}
+
+function toUser(row: UserRow): User;
+function toUser(row: UserRow | undefined): User | undefined;
+function toUser(row: UserRow | undefined): User | undefined {
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    username: row.username,
+    roles: parseRoles(row.roles),
+    disabled: Boolean(row.disabled),
+  };
+}
+
+function toUserWithHash(row: UserRowWithHash | undefined): UserWithHash | undefined {
+  if (!row) return undefined;
+  return { ...toUser(row), passwordHash: row.passwordHash };
+}
+
+/** A LIKE pattern that matches `text` anywhere, its own `%`, `_` and `\` taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
@@ -53,22 +84,27 @@ export class KyselyUserRepository implements UserRepository {
    * The look-up of every authenticated `GET /user`, built and compiled once: Kysely would otherwise build the
    * query tree and compile it to SQL on each call. Only the parameter changes between calls.
    */
-  private readonly byId: CompiledQuery<User>;
+  private readonly byId: CompiledQuery<UserRow>;
   /** The look-up of every login, compiled once in the same way. */
-  private readonly byUsernameKey: CompiledQuery<UserWithHash>;
+  private readonly byUsernameKey: CompiledQuery<UserRowWithHash>;
+
+  private readonly db: Kysely<DatabaseSchema>;
+  private readonly deadlineMs: number | undefined;
+  /** The database's synchronous reader (SQLite): the two look-ups run on it when it has one. */
+  private readonly readRow: RowReader | undefined;
 
   constructor(
-    private readonly db: Kysely<DatabaseSchema>,
+    database: Database,
     private readonly now: () => Date = () => new Date(),
-    /** Undefined: no deadline (SQLite, see deadlineFor). */
-    private readonly deadlineMs: number | undefined = DEFAULT_DEADLINE_MS,
-    /** The database's synchronous reader (`Database.readRow`, SQLite): the two look-ups run on it when given. */
-    private readonly readRow?: RowReader,
   ) {
-    this.byId = db.selectFrom('users').select(['id', 'username']).where('id', '=', 0).compile();
+    const { db } = database;
+    this.db = db;
+    this.deadlineMs = database.deadlineMs;
+    this.readRow = database.readRow;
+    this.byId = db.selectFrom('users').select(USER_COLUMNS).where('id', '=', 0).compile();
     this.byUsernameKey = db
       .selectFrom('users')
-      .select(['id', 'username', 'password_hash as passwordHash'])
+      .select([...USER_COLUMNS, 'password_hash as passwordHash'])
       .where('username_key', '=', '')
       .compile();
   }
@@ -97,7 +133,7 @@ export class KyselyUserRepository implements UserRepository {
   create(user: NewUser): Promise<User> {
     return this.guarded(async () => {
       const at = this.now().toISOString();
-      return this.db
+      const row = await this.db
         .insertInto('users')
         .values({
           username: user.username,
@@ -106,30 +142,33 @@ export class KyselyUserRepository implements UserRepository {
           created_at: at,
           updated_at: at,
         })
-        .returning(['id', 'username'])
+        .returning(USER_COLUMNS)
         .executeTakeFirstOrThrow();
+      return toUser(row);
     });
   }
 
-  findById(id: number): Promise<User | undefined> {
-    return this.readOne(this.byId, [id]);
+  async findById(id: number): Promise<User | undefined> {
+    return toUser(await this.readOne(this.byId, [id]));
   }
 
   findWithHashById(id: number): Promise<UserWithHash | undefined> {
-    return this.guarded(() =>
-      this.db
-        .selectFrom('users')
-        .select(['id', 'username', 'password_hash as passwordHash'])
-        .where('id', '=', id)
-        .executeTakeFirst(),
+    return this.guarded(async () =>
+      toUserWithHash(
+        await this.db
+          .selectFrom('users')
+          .select([...USER_COLUMNS, 'password_hash as passwordHash'])
+          .where('id', '=', id)
+          .executeTakeFirst(),
+      ),
     );
   }
 
-  findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
+  async findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
     // No stored username can hold a NUL (the policy refuses control characters), and PostgreSQL would fail the
     // query on one: a login, or a CLI look-up, with such a name is simply not found.
-    if (key.includes('\u0000')) return Promise.resolve(undefined);
-    return this.readOne(this.byUsernameKey, [key]);
+    if (key.includes('\u0000')) return undefined;
+    return toUserWithHash(await this.readOne(this.byUsernameKey, [key]));
   }
 
   update(id: number, changes: UserChanges): Promise<User | undefined> {
@@ -142,13 +181,41 @@ export class KyselyUserRepository implements UserRepository {
         values.username_key = changes.username.key;
       }
       if (changes.passwordHash !== undefined) values.password_hash = changes.passwordHash;
-      return this.db
-        .updateTable('users')
-        .set(values)
-        .where('id', '=', id)
-        .returning(['id', 'username'])
-        .executeTakeFirst();
+      return toUser(
+        await this.db
+          .updateTable('users')
+          .set(values)
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      );
     });
+  }
+
+  setRoles(id: number, roles: readonly string[]): Promise<User | undefined> {
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .updateTable('users')
+          .set({ roles: JSON.stringify(roles), updated_at: this.now().toISOString() })
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      ),
+    );
+  }
+
+  setDisabled(id: number, disabled: boolean): Promise<User | undefined> {
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .updateTable('users')
+          .set({ disabled: disabled ? 1 : 0, updated_at: this.now().toISOString() })
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      ),
+    );
   }
 
   replaceHash(id: number, expected: string, next: string): Promise<boolean> {
@@ -170,16 +237,21 @@ export class KyselyUserRepository implements UserRepository {
     });
   }
 
-  list(options: { limit: number; afterId?: number }): Promise<User[]> {
-    return this.guarded(() =>
-      this.db
+  list(options: { limit: number; afterId?: number; query?: string }): Promise<User[]> {
+    const { query } = options;
+    // PostgreSQL refuses a NUL in a text parameter, and no username key holds one.
+    if (query?.includes('\u0000')) return Promise.resolve([]);
+    return this.guarded(async () => {
+      let select = this.db
         .selectFrom('users')
-        .select(['id', 'username'])
-        .where('id', '>', options.afterId ?? 0)
-        .orderBy('id')
-        .limit(options.limit)
-        .execute(),
-    );
+        .select(USER_COLUMNS)
+        .where('id', '>', options.afterId ?? 0);
+      if (query !== undefined && query !== '') {
+        select = select.where(sql<boolean>`username_key like ${containsPattern(query)} escape '\\'`);
+      }
+      const rows = await select.orderBy('id').limit(options.limit).execute();
+      return rows.map((row) => toUser(row));
+    });
   }
 
   count(): Promise<number> {

@@ -15,7 +15,13 @@ export const ErrorResponse = Type.Object(
 export type ErrorResponse = Static<typeof ErrorResponse>;
 
 export const UserView = Type.Object(
-  { id: Type.Integer(), username: Type.String({ description: 'As stored (NFKC form).' }) },
+  {
+    id: Type.Integer(),
+    username: Type.String({ description: 'As stored (NFKC form).' }),
+    roles: Type.Array(Type.String(), {
+      description: "The user's roles (SPEC §12), sorted; none by default.",
+    }),
+  },
   { title: 'User' },
 );
 

@@ -16,9 +16,9 @@ export interface RateLimiterOptions {
   /** Accounts created per IP per window. */
   signupPerIp: number;
   windowSec: number;
-  now?: () => number;
+  now: () => number;
   /** Observes every rejection (metrics). */
-  onReject?: (limit: RateLimitName) => void;
+  onReject: (limit: RateLimitName) => void;
 }
 
 /** A request refused by a rate limit: 429 with Retry-After. */
@@ -103,12 +103,8 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions) {
     this.options = options;
     this.store = options.store;
-    this.now = options.now ?? Date.now;
+    this.now = options.now;
     this.windowMs = options.windowSec * 1000;
-  }
-
-  get enabled(): boolean {
-    return this.options.enabled;
   }
 
   /**
@@ -143,7 +139,7 @@ export class RateLimiter {
   private async take(limit: RateLimitName, key: string, max: number): Promise<RateLimitCount> {
     const counted = await this.store.hit(key, this.windowMs, this.now());
     if (counted.count > max) {
-      this.options.onReject?.(limit);
+      this.options.onReject(limit);
       throw new RateLimitedError(limit, Math.max(1, Math.ceil(counted.resetInMs / 1000)));
     }
     return counted;

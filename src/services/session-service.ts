@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { DomainError } from '../errors.js';
-import type { SessionInfo, TokenStore } from '../stores/token-store.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import { attachNextToken, DomainError } from '../errors.js';
+import type { RefreshOutcome, SessionGeneration, SessionInfo, TokenStore } from '../stores/token-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { AccessClaims, TokenService } from './token-service.js';
 
 export type TokenRotation = 'per-request' | 'off';
-
-/** Who is calling, as recorded on a session. */
-export interface ClientInfo {
-  ip: string;
-  userAgent: string;
-  /** The request's id, for the audit events it causes (never stored on the session). */
-  requestId?: string | undefined;
-}
 
 /** What a login or a refresh hands out. */
 export interface Grant {
@@ -28,6 +21,8 @@ export interface Auth {
   userId: number;
   sid: string;
   token: string;
+  /** The roles the presented token carries (its `roles` claim). */
+  roles: readonly string[];
 }
 
 export interface SessionEvents {
@@ -39,6 +34,11 @@ export interface SessionEvents {
 
 export interface SessionServiceOptions {
   store: TokenStore;
+  /**
+   * The roles of a user who may still hold sessions, undefined when the account is gone or disabled: read on a
+   * refresh (not on each renewal), so that a refresh brings the token's `roles` claim up to date.
+   */
+  currentRoles?: (userId: number) => Promise<readonly string[] | undefined>;
   tokens: TokenService;
   refreshTokens: RefreshTokens;
   rotation: TokenRotation;
@@ -56,9 +56,11 @@ export class SessionService {
   private readonly refreshTokens: RefreshTokens;
   private readonly now: () => number;
   private readonly events: SessionEvents;
+  private readonly currentRoles: (userId: number) => Promise<readonly string[] | undefined>;
 
   constructor(options: SessionServiceOptions) {
     this.store = options.store;
+    this.currentRoles = options.currentRoles ?? (async () => []);
     this.tokens = options.tokens;
     this.refreshTokens = options.refreshTokens;
     this.rotation = options.rotation;
@@ -70,23 +72,44 @@ export class SessionService {
     return this.tokens.accessTtlSec;
   }
 
-  /** Opens a session for a user who just proved who they are. */
-  async start(userId: number, client: ClientInfo): Promise<Grant> {
+  /**
+   * The user's session generation, for `start`: read it before reading the credentials (the password hash) that
+   * the new session will be based on (docs/tokens.md, "Fences").
+   */
+  generation(userId: number): Promise<SessionGeneration> {
+    return this.store.generation(userId, this.now());
+  }
+
+  /**
+   * Opens a session for a user who just proved who they are, with credentials read after `generation` was. If a
+   * fence (password change, reset, deletion, logout_all, disable) came in between, nothing is opened and the
+   * login fails with `invalid_credentials`: what it checked is no longer the truth. `roles` go into its tokens.
+   */
+  async start(
+    userId: number,
+    client: ClientInfo,
+    generation: SessionGeneration,
+    roles: readonly string[] = [],
+  ): Promise<Grant> {
     const sid = randomBytes(16).toString('base64url');
-    const access = this.tokens.issue(userId, sid);
-    const [accessToken] = await Promise.all([
-      access.token,
-      this.store.createSession(
-        {
-          userId,
-          sid,
-          userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
-          ip: client.ip,
-          token: { jti: access.jti, expiresAt: access.expiresAt },
-        },
-        this.now(),
-      ),
-    ]);
+    const accessToken = await this.tokens.issueThrough(
+      userId,
+      sid,
+      (token) =>
+        this.store.createSession(
+          {
+            userId,
+            sid,
+            userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
+            ip: client.ip,
+            token,
+            generation,
+          },
+          this.now(),
+        ),
+      roles,
+    );
+    if (accessToken === undefined) throw new DomainError('invalid_credentials');
     this.events.tokenIssued?.();
     return this.grant(userId, sid, accessToken, 0);
   }
@@ -96,32 +119,23 @@ export class SessionService {
     if (this.rotation === 'per-request') return this.renew(token);
     const claims = await this.tokens.verify(token);
     if (!(await this.store.check(claims, this.now()))) throw new DomainError('invalid_token');
-    return { userId: claims.userId, sid: claims.sid, token };
+    return { userId: claims.userId, sid: claims.sid, token, roles: claims.roles };
   }
 
   /**
-   * Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says). The next
-   * token is signed on the thread pool while the store consumes this one and allowlists the next one's id.
+   * Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says): the store
+   * swaps the presented token's id for the next one's atomically, so of concurrent uses of one token exactly one
+   * gets a successor.
    */
   async renew(token: string): Promise<Auth> {
     const claims = await this.tokens.verify(token);
-    const next = this.tokens.issue(claims.userId, claims.sid);
-    let consumed: boolean;
-    try {
-      consumed = await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now());
-    } catch (error) {
-      this.tokens.discard(next);
-      throw error;
-    }
-    this.tokens.forget(token);
-    if (!consumed) {
-      this.tokens.discard(next);
-      throw new DomainError('invalid_token');
-    }
-    const nextToken = await next.token;
+    const next = await this.tokens.rotate(token, claims, (successor) =>
+      this.store.consume(claims, successor, this.now()),
+    );
+    if (next === undefined) throw new DomainError('invalid_token');
     this.events.tokenConsumed?.();
     this.events.tokenIssued?.();
-    return { userId: claims.userId, sid: claims.sid, token: nextToken };
+    return { userId: claims.userId, sid: claims.sid, token: next, roles: claims.roles };
   }
 
   /**
@@ -133,8 +147,7 @@ export class SessionService {
     try {
       return await work(auth);
     } catch (error) {
-      if (error instanceof DomainError) error.nextToken = auth.token;
-      throw error;
+      throw attachNextToken(error, auth.token);
     }
   }
 
@@ -144,6 +157,27 @@ export class SessionService {
     work: (auth: Auth) => Promise<T>,
   ): Promise<T & { token: string }> {
     return this.guard(token, async (auth) => ({ ...(await work(auth)), token: auth.token }));
+  }
+
+  /**
+   * The claims of a live access token without using it up (RFC 7662 introspection): the token store is asked with
+   * its non-consuming check, whatever TOKEN_ROTATION says. Undefined for anything not live; a store outage throws.
+   */
+  async inspect(token: string): Promise<AccessClaims | undefined> {
+    let claims: AccessClaims;
+    try {
+      claims = await this.tokens.verify(token);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'invalid_token') return undefined;
+      throw error;
+    }
+    return (await this.store.check(claims, this.now())) ? claims : undefined;
+  }
+
+  /** The session a refresh token names, when this server issued it (its MAC checks); nothing is rotated. */
+  refreshTokenSession(refreshToken: string): { userId: number; sid: string } | undefined {
+    const parts = this.refreshTokens.decode(refreshToken);
+    return parts && { userId: parts.userId, sid: parts.sid };
   }
 
   /** Logout: revokes the session of a live token. */
@@ -158,22 +192,28 @@ export class SessionService {
   async refresh(refreshToken: string, client?: ClientInfo): Promise<Grant> {
     const parts = this.refreshTokens.decode(refreshToken);
     if (!parts) throw new DomainError('invalid_refresh_token');
-    const access = this.tokens.issue(parts.userId, parts.sid);
-    const outcome = await this.store.refresh(
+    const roles = await this.currentRoles(parts.userId);
+    if (roles === undefined) throw new DomainError('invalid_refresh_token');
+    let outcome = { status: 'invalid' } as RefreshOutcome;
+    const accessToken = await this.tokens.issueThrough(
       parts.userId,
       parts.sid,
-      parts.counter,
-      { jti: access.jti, expiresAt: access.expiresAt },
-      this.now(),
+      async (token) => {
+        outcome = await this.store.refresh(parts.userId, parts.sid, parts.counter, token, this.now());
+        return outcome.status === 'rotated' || outcome.status === 'grace';
+      },
+      roles,
     );
     if (outcome.status === 'reuse') {
       this.events.refreshReuse?.(parts.userId, parts.sid, client);
       this.events.sessionsRevoked?.(1);
       throw new DomainError('invalid_refresh_token');
     }
-    if (outcome.status === 'invalid') throw new DomainError('invalid_refresh_token');
+    if (accessToken === undefined || outcome.status === 'invalid') {
+      throw new DomainError('invalid_refresh_token');
+    }
     this.events.tokenIssued?.();
-    return this.grant(parts.userId, parts.sid, await access.token, outcome.counter);
+    return this.grant(parts.userId, parts.sid, accessToken, outcome.counter);
   }
 
   list(userId: number): Promise<SessionInfo[]> {
@@ -187,20 +227,31 @@ export class SessionService {
     return revoked;
   }
 
-  /** Revokes every session of the user; returns how many were live. */
+  /**
+   * The fence of SPEC §8 (logout_all, deletion, password reset, disabling): revokes every session of the user
+   * and, in the same atomic step, refuses every session that a login which checked credentials before it would
+   * still create. Returns how many sessions were live.
+   */
   async revokeAll(userId: number): Promise<number> {
     const count = await this.store.revokeUserSessions(userId, this.now());
     this.events.sessionsRevoked?.(count);
     return count;
   }
 
-  /** Revokes every session of the user but `keepSid` (after a password change). */
+  /** The fence of a password change: like `revokeAll`, but the session that made the change stays. */
   async revokeOthers(userId: number, keepSid: string): Promise<number> {
-    let count = 0;
-    for (const session of await this.list(userId)) {
-      if (session.id !== keepSid && (await this.revoke(userId, session.id))) count += 1;
-    }
+    const count = await this.store.revokeUserSessions(userId, this.now(), { except: keepSid });
+    this.events.sessionsRevoked?.(count);
     return count;
+  }
+
+  /**
+   * For an account just created: removes any session a token store that outlived a database reset still holds
+   * under its id. Not a fence (no login can have read the new account yet), so it leaves no generation behind.
+   */
+  async clearStale(userId: number): Promise<void> {
+    const count = await this.store.revokeUserSessions(userId, this.now(), { fence: false });
+    if (count > 0) this.events.sessionsRevoked?.(count);
   }
 
   private grant(userId: number, sid: string, accessToken: string, counter: number): Grant {

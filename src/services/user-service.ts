@@ -1,8 +1,15 @@
 import { DomainError } from '../errors.js';
-import type { User, UserChanges, UserRepository } from '../repositories/user-repository.js';
+import {
+  withoutHash,
+  type User,
+  type UserChanges,
+  type UserRepository,
+} from '../repositories/user-repository.js';
+import type { SessionGeneration } from '../stores/token-store.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
-import { usernameKey } from './password-policy.js';
+import { usernameKey } from '../domain/username.js';
+import { normalizeRoles } from './roles.js';
 
 export interface AccountChanges {
   username?: string | undefined;
@@ -19,16 +26,16 @@ export interface CheckedChanges {
 
 /** The outcome of a credential check (the reason is for the audit log, never for the client). */
 export type CredentialCheck =
-  | { ok: true; user: User }
+  | { ok: true; user: User; generation: SessionGeneration }
   | { ok: false; reason: 'unknown_user' }
-  | { ok: false; reason: 'wrong_password'; userId: number };
+  | { ok: false; reason: 'wrong_password' | 'disabled'; userId: number };
 
 export interface UserServiceOptions {
   users: UserRepository;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   /** Called when a stored hash could not be upgraded (the login still succeeds). */
-  onRehashError?: (error: unknown) => void;
+  onRehashError: (error: unknown) => void;
 }
 
 /** Accounts: registration, credential checks with rehash-on-login, profile changes, deletion. */
@@ -42,7 +49,7 @@ export class UserService {
     this.users = options.users;
     this.hasher = options.hasher;
     this.policy = options.policy;
-    this.onRehashError = options.onRehashError ?? (() => undefined);
+    this.onRehashError = options.onRehashError;
   }
 
   /** Creates an account after every policy check; `username_taken` on a case-insensitive clash. */
@@ -57,29 +64,34 @@ export class UserService {
   }
 
   /**
-   * The user whose credentials these are, or `invalid_credentials` — the same error, and the same work, for an
-   * unknown user (a dummy hash is verified) as for a wrong password.
+   * Checks a login's credentials; the reason of a failure is for the audit log only: clients always get the same
+   * `invalid_credentials`, after the same work (an unknown user costs a dummy verification).
+   *
+   * `readGeneration` reads the user's session generation (SessionService.generation), which a session opened
+   * from this check must be created against. It is read before the password hash that is verified: the hash is
+   * read again after it. A password change writes the new hash first and moves the generation on after it, so
+   * a check that verified the old hash read the generation before that move, and its session is refused.
+   * (Reading the hash first would let a change that lands between the two reads pass unnoticed.)
    */
-  async verifyCredentials(username: string, password: string): Promise<User> {
-    const check = await this.checkCredentials(username, password);
-    if (!check.ok) throw new DomainError('invalid_credentials');
-    return check.user;
-  }
-
-  /**
-   * Like `verifyCredentials`, but says why a check failed, for the audit log only: clients always get the same
-   * `invalid_credentials`, after the same work.
-   */
-  async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
-    const user = await this.users.findByUsernameKey(usernameKey(username));
-    if (!user) {
+  async checkCredentials(
+    username: string,
+    password: string,
+    readGeneration: (userId: number) => Promise<SessionGeneration>,
+  ): Promise<CredentialCheck> {
+    const found = await this.users.findByUsernameKey(usernameKey(username));
+    const generation = found && (await readGeneration(found.id));
+    const user = found && (await this.users.findWithHashById(found.id));
+    if (!user || generation === undefined) {
       await this.hasher.verifyDummy(password);
       return { ok: false, reason: 'unknown_user' };
     }
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) return { ok: false, reason: 'wrong_password', userId: user.id };
+    // Checked after the password, so that a disabled account answers exactly like a wrong password, after the
+    // same work (SPEC §12: the usual 401), and only its owner's right password reveals nothing either.
+    if (user.disabled) return { ok: false, reason: 'disabled', userId: user.id };
     if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
-    return { ok: true, user: { id: user.id, username: user.username } };
+    return { ok: true, user: withoutHash(user), generation };
   }
 
   async find(id: number): Promise<User | undefined> {
@@ -102,10 +114,18 @@ export class UserService {
     return checked;
   }
 
-  /** Applies checked changes to an account; `invalid_token` when the account is gone. */
+  /**
+   * Applies checked changes to an account; `invalid_token` when the account is gone.
+   *
+   * A new password is committed by `fence` (revoking the other sessions, SessionService.revokeOthers), called
+   * after the new hash is written: a login that verified the old hash read the generation before the fence moves
+   * it on (see checkCredentials). If the fence fails (token store down), the old hash is put back, so that the
+   * client's error does not hide a changed password with the other sessions still alive.
+   */
   async update(
     userId: number,
     changes: CheckedChanges,
+    fence: () => Promise<void> = async () => undefined,
   ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean }> {
     const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('invalid_token');
@@ -126,13 +146,23 @@ export class UserService {
     if (changes.password !== undefined) update.passwordHash = await this.hasher.hash(changes.password);
     if (update.username === undefined && update.passwordHash === undefined) {
       return {
-        user: { id: current.id, username: current.username },
+        user: withoutHash(current),
         passwordChanged: false,
         usernameChanged: false,
       };
     }
     const user = await this.users.update(userId, update);
     if (!user) throw new DomainError('invalid_token');
+    if (update.passwordHash !== undefined) {
+      const written = update.passwordHash;
+      try {
+        await fence();
+      } catch (error) {
+        // Only if no later change replaced it meanwhile; a database that fails here too leaves the new hash.
+        await this.users.replaceHash(userId, written, current.passwordHash).catch(() => false);
+        throw error;
+      }
+    }
     return {
       user,
       passwordChanged: update.passwordHash !== undefined,
@@ -140,8 +170,47 @@ export class UserService {
     };
   }
 
+  /** Sets a new password without the current one (an operator's reset), after the password rules. */
+  async setPassword(
+    userId: number,
+    password: string,
+    fence: () => Promise<void> = async () => undefined,
+  ): Promise<User> {
+    this.policy.checkPassword(password);
+    const current = await this.users.findWithHashById(userId);
+    if (!current) throw new DomainError('not_found', { message: 'no such user' });
+    this.policy.checkPasswordAgainstUsername(password, current.username);
+    const written = await this.hasher.hash(password);
+    const user = await this.users.update(userId, { passwordHash: written });
+    if (!user) throw new DomainError('not_found', { message: 'no such user' });
+    try {
+      await fence();
+    } catch (error) {
+      // As in update: the fence is the commit point; only if no later change replaced the hash meanwhile.
+      await this.users.replaceHash(userId, written, current.passwordHash).catch(() => false);
+      throw error;
+    }
+    return user;
+  }
+
   async delete(userId: number): Promise<boolean> {
     return this.users.delete(userId);
+  }
+
+  /** Users in id order after `afterId`, those whose name contains `query` (compared as username keys). */
+  async list(options: { limit: number; afterId?: number; query?: string }): Promise<User[]> {
+    const query = options.query === undefined ? undefined : usernameKey(options.query);
+    return this.users.list({ ...options, query });
+  }
+
+  /** Replaces a user's roles (checked and sorted); undefined when the user does not exist. */
+  async setRoles(userId: number, roles: readonly string[]): Promise<User | undefined> {
+    return this.users.setRoles(userId, normalizeRoles(roles));
+  }
+
+  /** Disables or enables an account; undefined when the user does not exist. */
+  async setDisabled(userId: number, disabled: boolean): Promise<User | undefined> {
+    return this.users.setDisabled(userId, disabled);
   }
 
   private async rehash(userId: number, oldHash: string, password: string): Promise<void> {

@@ -17,10 +17,10 @@ await userRepositoryContract('KyselyUserRepository on PostgreSQL', async () => {
   const database = openDatabase(testDb.url);
   await migrateToLatest(database);
   return {
-    users: new KyselyUserRepository(database.db),
+    users: new KyselyUserRepository(database),
     unreachable: async () => {
       const down = openDatabase('postgres://postgres@127.0.0.1:1/test');
-      return { users: new KyselyUserRepository(down.db), close: () => down.close() };
+      return { users: new KyselyUserRepository(down), close: () => down.close() };
     },
     cleanup: async () => {
       await database.close();
@@ -46,11 +46,11 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     try {
       const [ranA, ranB] = await Promise.all([migrateToLatest(a), migrateToLatest(b)]);
       const applied = [...ranA, ...ranB].sort();
-      assert.deepEqual(applied, ['001_users', '002_audit_events', '003_audit_request_id']);
+      assert.deepEqual(applied, ['001_users', '002_audit_events', '003_audit_request_id', '007_roles_users']);
       const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(a.db);
       assert.deepEqual(
         rows.rows.map((r) => r.name),
-        ['001_users', '002_audit_events', '003_audit_request_id'],
+        ['001_users', '002_audit_events', '003_audit_request_id', '007_roles_users'],
       );
       assert.deepEqual(await migrateToLatest(b), [], 'a third run has nothing to do');
     } finally {
@@ -78,13 +78,13 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     const database = openDatabase(testDb.url, { preparedStatements });
     try {
       await migrateToLatest(database);
-      const created = await new KyselyUserRepository(database.db).create({
+      const created = await new KyselyUserRepository(database).create({
         username: 'Prepared',
         usernameKey: `prepared-${String(preparedStatements)}`,
         passwordHash: 'not a real hash',
       });
       return await database.db.connection().execute(async (db) => {
-        const users = new KyselyUserRepository(db);
+        const users = new KyselyUserRepository({ ...database, db });
         assert.deepEqual(await users.findById(created.id), created);
         assert.deepEqual(
           await users.findById(created.id),
@@ -107,7 +107,7 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     async () => {
       const held = await preparedAfterLookups(true);
       const lookups = held.filter((s) =>
-        /^select "id", "username" from "users" where "id" = \$1$/.test(s.statement),
+        /^select "id", "username", "roles", "disabled" from "users" where "id" = \$1$/.test(s.statement),
       );
       assert.equal(lookups.length, 1, JSON.stringify(held));
       assert.match(lookups[0]?.name ?? '', /^keyward_\d+$/);

@@ -68,7 +68,14 @@ describe('TokenService with EdDSA', async () => {
     const tokens = service(keys, { now: c.now });
     const issued = await settle(tokens.issue(42, 'session-id-0001'));
     const claims = await tokens.verify(issued.token);
-    assert.deepEqual(claims, { userId: 42, sid: 'session-id-0001', jti: issued.jti, exp: issued.expiresAt });
+    assert.deepEqual(claims, {
+      userId: 42,
+      sid: 'session-id-0001',
+      jti: issued.jti,
+      exp: issued.expiresAt,
+      iat: issued.expiresAt / 1000 - TTL,
+      roles: [],
+    });
     assert.equal(issued.expiresAt, (Math.floor(c.state.now / 1000) + TTL) * 1000);
   });
 
@@ -107,10 +114,19 @@ describe('TokenService with EdDSA', async () => {
       sub: '7',
       user_id: 7,
       sid: 'sid-sid-sid-sid-7',
+      roles: [],
       jti: issued.jti,
       iat,
       exp: iat + TTL,
     });
+  });
+
+  it('carries the roles it is given in the roles claim, and verify returns them', async () => {
+    const tokens = service(keys);
+    const issued = await settle(tokens.issue(8, 'sid-sid-sid-sid-8', ['admin', 'editor']));
+    assert.deepEqual(decodeToken(issued.token).payload.roles, ['admin', 'editor']);
+    // A fresh service verifies fully (no cache of its own tokens).
+    assert.deepEqual((await service(keys).verify(issued.token)).roles, ['admin', 'editor']);
   });
 
   it('gives every token a fresh jti', async () => {
@@ -167,11 +183,48 @@ describe('TokenService with EdDSA', async () => {
     assert.equal((await tokens.verify(issued.token)).userId, 7, 'the original still verifies');
   });
 
-  it('forget drops a token from memory only: it still verifies in full', async () => {
+  it('a token rotated away leaves the cache only: it still verifies in full', async () => {
     const tokens = service(keys);
     const issued = await settle(tokens.issue(9, 'sid-sid-sid-sid-9'));
-    tokens.forget(issued.token);
+    const claims = await tokens.verify(issued.token);
+    assert.equal(await tokens.rotate(issued.token, claims, async () => false), undefined);
     assert.equal((await tokens.verify(issued.token)).userId, 9);
+  });
+
+  it('rotate hands the swap the next token id and resolves to that token once swapped', async () => {
+    const tokens = service(keys);
+    const issued = await settle(tokens.issue(9, 'sid-sid-sid-sid-9'));
+    const claims = await tokens.verify(issued.token);
+    let offered: { jti: string; expiresAt: number } | undefined;
+    const next = await tokens.rotate(issued.token, claims, async (id) => {
+      offered = id;
+      return true;
+    });
+    assert.ok(next !== undefined && offered !== undefined);
+    const nextClaims = await tokens.verify(next);
+    assert.equal(nextClaims.jti, offered.jti);
+    assert.equal(nextClaims.exp, offered.expiresAt);
+    assert.equal(nextClaims.sid, claims.sid);
+  });
+
+  it('a store failure inside rotate or issueThrough reaches the caller', async () => {
+    const tokens = service(keys);
+    const issued = await settle(tokens.issue(9, 'sid-sid-sid-sid-9'));
+    const claims = await tokens.verify(issued.token);
+    const failure = new Error('store down');
+    await assert.rejects(
+      tokens.rotate(issued.token, claims, async () => {
+        throw failure;
+      }),
+      (error: unknown) => error === failure,
+    );
+    await assert.rejects(
+      tokens.issueThrough(9, 'sid-sid-sid-sid-9', async () => {
+        throw failure;
+      }),
+      (error: unknown) => error === failure,
+    );
+    assert.equal(await tokens.issueThrough(9, 'sid-sid-sid-sid-9', async () => false), undefined);
   });
 
   it('rejects a token signed by another key with the same kid', async () => {
@@ -198,9 +251,9 @@ describe('TokenService with EdDSA', async () => {
   });
 
   it('accepts only the canonical spelling of a signature', async () => {
+    // Signed by one instance, checked by another: nothing is cached, every spelling goes through the full check.
+    const token = await service(keys).issue(1, 'sid-sid-sid-sid-1').token;
     const tokens = service(keys);
-    const token = await tokens.issue(1, 'sid-sid-sid-sid-1').token;
-    tokens.forget(token);
     // 64 bytes are 86 base64url characters; the last one carries 4 unused bits. Setting them spells the same
     // signature differently, which a lenient decoder would accept as a second valid token string.
     const last = token.at(-1) ?? '';
@@ -234,6 +287,8 @@ describe('TokenService with EdDSA', async () => {
       'sub and user_id disagree': { ...payload, sub: '5' },
       'user_id not an integer': { ...payload, user_id: 4.5, sub: '4.5' },
       'empty sid': { ...payload, sid: '' },
+      'roles as a string': { ...payload, roles: 'admin' },
+      'roles with a number': { ...payload, roles: ['admin', 1] },
     };
     const key = keys.signer.signingMaterial as string;
     for (const [name, claims] of Object.entries(variants)) {
@@ -245,6 +300,9 @@ describe('TokenService with EdDSA', async () => {
     }
     const control = forge(header, { ...payload, nbf: now - 1 }, { alg: 'EdDSA', key });
     assert.equal((await tokens.verify(control)).userId, 4, 'the same forge with valid claims verifies');
+    // A token from before roles existed has none.
+    const older = forge(header, without(payload, 'roles'), { alg: 'EdDSA', key });
+    assert.deepEqual((await tokens.verify(older)).roles, []);
   });
 
   it('signs and verifies many tokens at once (the signatures run on the thread pool)', async () => {
@@ -287,6 +345,8 @@ describe('TokenService with HS256 (JWT_KEY)', async () => {
       sid: 'sid-sid-sid-sid-9',
       jti: issued.jti,
       exp: issued.expiresAt,
+      iat: issued.expiresAt / 1000 - TTL,
+      roles: [],
     });
   });
 

@@ -1,4 +1,4 @@
-import { usernameKey } from '../../services/password-policy.js';
+import { usernameKey } from '../../domain/username.js';
 import type { StoredAuditEvent } from '../../repositories/audit-repository.js';
 import { parseLimit } from '../args.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
@@ -31,7 +31,9 @@ export const auditCommand: Command = {
   ],
   details: [
     'Events: signup, login_succeeded, login_failed, logout, logout_all, password_changed, username_changed,',
-    'session_revoked, refresh_reuse_detected, account_deleted, import, signing_key_added, signing_keys_pruned.',
+    'session_revoked, refresh_reuse_detected, account_deleted, import, signing_key_added, signing_keys_pruned,',
+    'roles_changed, account_disabled, account_enabled, sessions_revoked_by_admin (admin events name the acting',
+    'admin in "actor_id").',
     'Events done with a keyward command carry "via":"cli" in their detail. No event holds a password, token or',
     'key (a key id is public: it names the key in every token and in the JWKS).',
   ].join('\n'),
@@ -48,7 +50,7 @@ export const auditCommand: Command = {
     }
     const name = values.user;
     if (typeof name === 'string') {
-      const found = await (await ctx.users()).findByUsernameKey(usernameKey(name));
+      const found = await (await ctx.deps()).users.findByUsernameKey(usernameKey(name));
       if (!found) {
         throw new CliError(
           `no user named ${JSON.stringify(name)} (for a deleted account, use --user-id with the id its events show)`,
@@ -57,7 +59,7 @@ export const auditCommand: Command = {
       userId = found.id;
     }
     const event = typeof values.event === 'string' ? values.event : undefined;
-    const events = await (await ctx.auditLog()).recent({ limit, userId, event });
+    const events = await (await ctx.deps()).audit.recent(limit, { userId, event });
     if (values.json === true) {
       for (const e of events) ctx.out(JSON.stringify(e));
       return EXIT_OK;

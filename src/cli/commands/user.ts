@@ -2,10 +2,10 @@ import { parseLimit } from '../args.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
-import { PasswordHasher } from '../../services/password-hasher.js';
-import { PasswordPolicy, usernameKey } from '../../services/password-policy.js';
-import { UserService } from '../../services/user-service.js';
-import type { User } from '../../repositories/user-repository.js';
+import { usernameKey } from '../../domain/username.js';
+import { DomainError } from '../../errors.js';
+import { withoutHash, type User } from '../../repositories/user-repository.js';
+import { removesAny } from '../../services/roles.js';
 
 const MEMORY_STORE_NOTE =
   'sessions live in the memory of each running server (no REDIS_URL): the CLI cannot reach them; restarting the servers ends every session';
@@ -17,11 +17,17 @@ async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string
   throw usageError('no password given: pipe it in with --password-stdin, or set KEYWARD_PASSWORD');
 }
 
+/** How many sessions a change revoked, or a warning when they were out of reach (null). */
+function reportRevoked(ctx: CliContext, revoked: number | null): void {
+  if (revoked === null) ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+  else ctx.out(`revoked ${revoked} session(s)`);
+}
+
 async function findUser(ctx: CliContext, username: string): Promise<User> {
-  const users = await ctx.users();
+  const { users } = await ctx.deps();
   const user = await users.findByUsernameKey(usernameKey(username));
   if (!user) throw new CliError(`no user named ${JSON.stringify(username)}`);
-  return { id: user.id, username: user.username };
+  return withoutHash(user);
 }
 
 const create: Command = {
@@ -43,25 +49,33 @@ const create: Command = {
   async run(ctx, { values, positionals }) {
     const [username = ''] = positionals;
     const password = await readPassword(ctx, values['password-stdin'] === true);
-    const users = await ctx.users();
-    const { passwords } = ctx.config;
-    const hasher = new PasswordHasher({
-      argon2: passwords.argon2,
-      concurrency: 1,
-      queueLimit: 0,
-      nice: passwords.hashNice,
-    });
-    const service = new UserService({
-      users,
-      hasher,
-      policy: new PasswordPolicy({ minLength: passwords.minLength, maxLength: passwords.maxLength }),
-    });
-    const store = await ctx.sharedTokenStore();
-    const user = await service.register(username, password).finally(() => hasher.close());
-    // As POST /user does: a token store that outlived a database reset could hold sessions for this id.
-    await store?.revokeUserSessions(user.id, ctx.io.now());
-    await ctx.audit({ event: 'signup', userId: user.id, username: user.username });
+    const { userFacade } = await ctx.deps();
+    await ctx.sessionsInReach();
+    const user = await userFacade.createUser(username, password);
     ctx.out(`created user ${JSON.stringify(user.username)} (id ${user.id})`);
+    return EXIT_OK;
+  },
+};
+
+const setPassword: Command = {
+  name: 'set-password',
+  summary: "Set a user's password (same password rules as PUT /user) and revoke all of its sessions",
+  positionals: ['username'],
+  options: { 'password-stdin': { type: 'boolean' } },
+  optionHelp: [
+    ['--password-stdin', 'read the password from standard input (one trailing newline is dropped)'],
+  ],
+  details: `For an account whose owner lost the password: the current one is not asked for. Every session of the
+user is revoked, as a password change over HTTP revokes every session but the caller's. The password is read
+as by 'keyward user create' (--password-stdin or KEYWARD_PASSWORD, never an argument). The username is matched
+case-insensitively. Without REDIS_URL ${MEMORY_STORE_NOTE}.`,
+  async run(ctx, { values, positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const password = await readPassword(ctx, values['password-stdin'] === true);
+    await ctx.sessionsInReach();
+    const { sessionsRevoked } = await (await ctx.deps()).userFacade.setPassword(user.id, password);
+    ctx.out(`set the password of ${JSON.stringify(user.username)} (id ${user.id})`);
+    reportRevoked(ctx, sessionsRevoked);
     return EXIT_OK;
   },
 };
@@ -76,7 +90,7 @@ const list: Command = {
   ],
   async run(ctx, { values }) {
     const limit = parseLimit(values.limit, 100, 100_000);
-    const users = await ctx.users();
+    const { users } = await ctx.deps();
     const [rows, total] = await Promise.all([users.list({ limit }), users.count()]);
     if (values.json === true) {
       for (const user of rows) ctx.out(JSON.stringify(user));
@@ -99,20 +113,10 @@ const remove: Command = {
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
     // Reach the token store first, so that an unreachable store fails before anything is deleted.
-    const store = await ctx.sharedTokenStore();
-    const users = await ctx.users();
-    await users.delete(user.id);
-    const revoked = (await store?.revokeUserSessions(user.id, ctx.io.now())) ?? 0;
-    await ctx.audit({
-      event: 'account_deleted',
-      userId: user.id,
-      username: user.username,
-      // null: sessions live in the servers' memory, out of reach (see the warning printed below).
-      detail: { sessions_revoked: store ? revoked : null },
-    });
+    await ctx.sessionsInReach();
+    const { sessionsRevoked: revoked } = await (await ctx.deps()).userFacade.deleteUser(user.id);
     ctx.out(`deleted user ${JSON.stringify(user.username)} (id ${user.id})`);
-    if (store) ctx.out(`revoked ${revoked} session(s)`);
-    else ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+    reportRevoked(ctx, revoked);
     return EXIT_OK;
   },
 };
@@ -124,11 +128,57 @@ const revokeSessions: Command = {
   details: `Needs the shared token store (REDIS_URL): without it ${MEMORY_STORE_NOTE}.`,
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
-    const store = await ctx.sharedTokenStore();
-    if (!store) throw new CliError(`cannot revoke sessions: ${MEMORY_STORE_NOTE}`);
-    const revoked = await store.revokeUserSessions(user.id, ctx.io.now());
-    await ctx.audit({ event: 'logout_all', userId: user.id, username: user.username, detail: { revoked } });
+    if (!(await ctx.sessionsInReach())) throw new CliError(`cannot revoke sessions: ${MEMORY_STORE_NOTE}`);
+    const revoked = await (await ctx.deps()).authFacade.revokeUserSessions(user.id);
     ctx.out(`revoked ${revoked} session(s) of ${JSON.stringify(user.username)}`);
+    return EXIT_OK;
+  },
+};
+
+/** `--add a,b`: a comma-separated list of role names (empty when absent). */
+function roleList(value: string | boolean | undefined): string[] {
+  if (typeof value !== 'string') return [];
+  return value
+    .split(',')
+    .map((role) => role.trim())
+    .filter((role) => role !== '');
+}
+
+const roles: Command = {
+  name: 'roles',
+  summary: "Show or change a user's roles (as PUT /admin/users/{id}/roles does)",
+  positionals: ['username'],
+  options: { add: { type: 'string' }, remove: { type: 'string' } },
+  optionHelp: [
+    ['--add R[,R…]', 'roles to add (letters, digits, _ . : -; 1-64 characters)'],
+    ['--remove R[,R…]', 'roles to remove'],
+  ],
+  details: `Without --add or --remove, prints the user's roles. A change that removes a role revokes the user's
+sessions, so that no access token still carries it (docs/tokens.md); added roles appear in the user's tokens from
+the next login or refresh. Revoking needs the shared token store (REDIS_URL): without it ${MEMORY_STORE_NOTE}.`,
+  async run(ctx, { values, positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const add = roleList(values.add);
+    const remove = roleList(values.remove);
+    if (add.length === 0 && remove.length === 0) {
+      ctx.out(user.roles.join(' '));
+      return EXIT_OK;
+    }
+    const inReach = await ctx.sessionsInReach();
+    let result;
+    try {
+      result = await (await ctx.deps()).adminFacade.changeRoles(user.id, add, remove);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'validation_failed') throw usageError(error.message);
+      throw error;
+    }
+    const { user: updated, revoked } = result;
+    const shown = updated.roles.length > 0 ? updated.roles.join(' ') : '(none)';
+    ctx.out(`roles of ${JSON.stringify(updated.username)}: ${shown}`);
+    if (removesAny(user.roles, updated.roles)) {
+      if (inReach) ctx.out(`revoked ${revoked} session(s)`);
+      else ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+    }
     return EXIT_OK;
   },
 };
@@ -136,5 +186,5 @@ const revokeSessions: Command = {
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, remove, revokeSessions],
+  commands: [create, list, setPassword, remove, revokeSessions, roles],
 };
