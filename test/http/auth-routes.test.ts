@@ -85,7 +85,8 @@ describe('POST /authenticate_user', () => {
       assert.equal(jwtPart(token, 1).sub, String(s.userId));
       const user = await t.app.inject({ method: 'GET', url: '/user', headers: bearer(token) });
       assertOk(user);
-      assert.deepEqual(user.json<{ user: unknown }>().user, { id: s.userId, username: s.username });
+      const { id, username } = user.json<{ user: { id: number; username: string } }>().user;
+      assert.deepEqual({ id, username }, { id: s.userId, username: s.username });
     }
   });
 

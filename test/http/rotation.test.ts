@@ -40,7 +40,10 @@ describe('TOKEN_ROTATION=per-request', () => {
     }
     // The winner is the token's own user, and it carries a fresh successor of the same session that works.
     const won = (ok[0] as (typeof ok)[number]).json<UserBody>();
-    assert.deepEqual(won.user, { id: s.userId, username: s.username });
+    assert.deepEqual(
+      { id: won.user.id, username: won.user.username },
+      { id: s.userId, username: s.username },
+    );
     assert.notEqual(won.token, s.token);
     assert.equal(sidOf(won.token), sidOf(s.token));
     assert.equal(jwtPart(won.token, 1).user_id, s.userId);
