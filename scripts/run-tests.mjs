@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // Runs every test file under test/ (or the files/folders given) with node:test and tsx, prints the spec
 // report, then one closing line `N passed, N failed`. Exits non-zero when a test failed or none ran:
-// node:test on Node 20 exits 0 when it finds no .ts file, which must never pass as green.
+// node:test on Node 20 exits 0 when it finds no .ts file, which must never pass as green. When CI is set to any
+// truthy value (scripts/ci-flag.mjs), a skipped or todo test fails the run too: CI must never be green on tests
+// that did not run.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isCi } from './ci-flag.mjs';
 
 const args = process.argv.slice(2);
 
@@ -95,9 +98,11 @@ child.on('exit', (code, signal) => {
   const count = (name) => Number(report.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
   const passed = count('pass');
   const failed = count('fail') + count('cancelled');
-  const skipped = count('skipped');
+  const skipped = count('skipped') + count('todo');
+  const ci = isCi();
   console.log(`\n${files.length} test files; ${skipped} skipped`);
+  if (ci && skipped > 0) console.error(`CI is set: ${skipped} skipped or todo test(s) fail the run`);
   console.log(`${passed} passed, ${failed} failed`);
   if (signal) process.exit(1);
-  process.exit(code !== 0 || failed > 0 || passed === 0 ? 1 : 0);
+  process.exit(code !== 0 || failed > 0 || passed === 0 || (ci && skipped > 0) ? 1 : 0);
 });

@@ -28,6 +28,7 @@ export const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^(sqlite:|postgres://|postgresql://)' })),
   DATABASE_PREPARED_STATEMENTS: Type.Enum(['on', 'off'], { default: 'on' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  LOG_FORMAT: Type.Enum(['auto', 'pretty', 'json'], { default: 'auto' }),
   TRUST_PROXY: Type.String({ default: 'false' }),
   CORS_ORIGINS: Type.String({ default: '' }),
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
@@ -159,6 +160,8 @@ function toConfig(env: Env) {
     /** PostgreSQL: queries as named prepared statements (SQLite prepares each text once regardless). */
     databaseOptions: { preparedStatements: env.DATABASE_PREPARED_STATEMENTS === 'on' },
     logLevel: env.LOG_LEVEL,
+    /** `auto`: pretty-printed when stdout is a terminal, JSON lines otherwise. */
+    logFormat: env.LOG_FORMAT,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     corsOrigins: env.CORS_ORIGINS.split(',')
       .map((s) => s.trim())

@@ -12,6 +12,7 @@ import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js
 import { KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { AuditDetail } from './repositories/audit-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
+import { prettyDestination } from './pretty-log.js';
 import { redactLogLine } from './redact-log-line.js';
 import { AuditLog, origin } from './services/audit-log.js';
 import { ClientAuthenticator } from './services/client-authenticator.js';
@@ -78,9 +79,19 @@ function serializeRequest(req: LoggedRequest): Record<string, string | undefined
   };
 }
 
+/** Whether logs are pretty-printed: LOG_FORMAT=pretty, or `auto` with stdout a terminal (a person reading). */
+export function prettyLogs(
+  config: Pick<Config, 'logFormat'>,
+  // Undefined, not false, when stdout is a pipe or a file, whatever the typings say.
+  stdoutIsTty: unknown = process.stdout.isTTY,
+): boolean {
+  return config.logFormat === 'pretty' || (config.logFormat === 'auto' && stdoutIsTty === true);
+}
+
 /**
- * The JSON logger; every line it writes goes through redactLogLine (the values of SECRET_FIELDS are replaced at any
- * depth). `destination` defaults to stdout (tests pass a capture stream).
+ * The logger; every line it writes goes through redactLogLine (the values of SECRET_FIELDS are replaced at any
+ * depth) before it reaches its destination, JSON lines or pino-pretty (prettyLogs). `destination` defaults to
+ * stdout (tests pass a capture stream; it is then pretty only with LOG_FORMAT=pretty).
  */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
   const options = {
@@ -88,6 +99,8 @@ export function createLogger(config: Config, destination?: DestinationStream): L
     hooks: { streamWrite: redactLogLine },
     serializers: { req: serializeRequest },
   };
+  const pretty = destination ? config.logFormat === 'pretty' : prettyLogs(config);
+  if (pretty) return pino(options, prettyDestination(destination));
   return destination ? pino(options, destination) : pino(options);
 }
 

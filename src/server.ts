@@ -6,6 +6,7 @@ import { buildApp } from './app.js';
 import { runPrimary } from './cluster.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { closeDeps, createDeps, createLogger } from './deps.js';
+import { startBanner } from './start-banner.js';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -99,7 +100,11 @@ async function runServer(config: Config): Promise<void> {
   });
 
   // Fastify logs `Server listening at http://<host>:<port>` (the real port when PORT=0).
-  await app.listen({ port: config.port, host: config.host });
+  const listening = await app.listen({ port: config.port, host: config.host });
+  // The banner once per server: by the first worker under WEB_CONCURRENCY, whose others listen on the same port.
+  if (!cluster.isWorker || cluster.worker?.id === 1) {
+    deps.logger.info({ banner: startBanner(config, listening) }, `Keyward is listening on ${listening}`);
+  }
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { KEYWARD_LOGO, KEYWARD_MARK } from './keyward-logo.js';
 
 /**
  * Swagger UI's page loads only its own scripts, styles and the document, from this origin. Its React components
@@ -47,7 +48,17 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       ],
     },
   });
-  // Served from the package's own assets: no CDN.
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP });
+  // Served from the package's own assets: no CDN. Keyward's name, logo and favicon, not the framework's.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: DOCS_CSP,
+    logo: { type: 'image/svg+xml', content: KEYWARD_LOGO, href: '/docs', target: '_self' },
+    theme: {
+      title: 'Keyward API',
+      favicon: [
+        { filename: 'keyward.svg', rel: 'icon', type: 'image/svg+xml', sizes: 'any', content: KEYWARD_MARK },
+      ],
+    },
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

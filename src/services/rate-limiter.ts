@@ -52,27 +52,40 @@ const NOTHING = async (): Promise<void> => undefined;
 const UNLIMITED_LOGIN: LoginAttempt = { succeeded: NOTHING, failed: NOTHING, abandoned: NOTHING };
 const UNLIMITED_SIGNUP: SignupAttempt = { created: NOTHING, abandoned: NOTHING };
 
-/**
- * The address a per-IP limit counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64, since one subscriber
- * usually holds a whole /64 and could otherwise rotate through addresses for free.
- */
-function ipBucket(ip: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  if (mapped?.[1]) return mapped[1];
-  if (!isIPv6(ip)) return ip;
-  const [head = '', tail] = (ip.toLowerCase().split('%')[0] ?? '').split('::');
-  const groups = (part: string | undefined): string[] =>
-    // An embedded IPv4 tail (`::1.2.3.4`) fills two groups.
-    part ? part.split(':').flatMap((g) => (g.includes('.') ? ['v4', 'v4'] : [g])) : [];
+/** The eight 16-bit groups of a valid IPv6 address (zone id dropped, `::` expanded, an IPv4 tail as two groups). */
+function ipv6Groups(ip: string): number[] {
+  const [head = '', tail] = (ip.split('%')[0] ?? '').split('::');
+  const groups = (part: string | undefined): number[] =>
+    part
+      ? part.split(':').flatMap((g) => {
+          if (!g.includes('.')) return [parseInt(g, 16)];
+          const [a = 0, b = 0, c = 0, d = 0] = g.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        })
+      : [];
   const left = groups(head);
   const right = groups(tail);
-  const full =
-    tail === undefined
-      ? left
-      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${full
+  return tail === undefined
+    ? left
+    : [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+/**
+ * The address a per-IP limit counts: IPv4 as is, and an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, however
+ * written: a server listening on `::` sees every IPv4 client so) as that IPv4 client, so that IPv4 clients never
+ * share one bucket; other IPv6 by its /64, since one subscriber usually holds a whole /64 and could otherwise
+ * rotate through addresses for free. A zone id (`fe80::1%eth0`) is not part of the address.
+ */
+export function ipBucket(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const groups = ipv6Groups(ip);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
+  return `${groups
     .slice(0, 4)
-    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .map((g) => g.toString(16))
     .join(':')}::/64`;
 }
 

@@ -66,13 +66,7 @@ function batchWritesPerTurn(client: Redis): void {
   };
 }
 
-/** A short, password-free description of the target for logs. */
-export function describeRedisTarget(target: RedisTarget): string {
-  const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
-  if ('clusterNodes' in target) return `cluster ${list(target.clusterNodes)}`;
-  if ('sentinels' in target) return `sentinel ${target.sentinelName} via ${list(target.sentinels)}`;
-  return target.url.replace(/\/\/[^@]*@/, '//***@');
-}
+export { describeRedisTarget } from './redis-target.js';
 
 /**
  * A Redis client that fails fast and heals itself: while Redis is down a command rejects within about

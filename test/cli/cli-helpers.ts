@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import SQLite from 'better-sqlite3';
 import { FAST_HASH_ENV } from '../helpers/app.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/keyward.js');
@@ -134,40 +132,17 @@ export function makeWorkspace(extra: Record<string, string> = {}): CliWorkspace 
   };
 }
 
-/** The `password` BLOB the Flask demo stores: a 32-byte random salt, then PBKDF2-HMAC-SHA256 (100,000 rounds). */
-export function demoPasswordBlob(password: string): Buffer {
-  const salt = randomBytes(32);
-  return Buffer.concat([salt, pbkdf2Sync(Buffer.from(password, 'utf8'), salt, 100_000, 32, 'sha256')]);
-}
-
-export interface DemoRow {
-  id?: number;
-  username: string;
-  /** A password (hashed as the demo does) or the raw value to store in the column. */
-  password: string | { raw: Buffer | string };
-}
-
 /**
- * Writes a users.db as the Flask demo makes it: Flask-SQLAlchemy's `db.create_all()` for its model
- * `User(id Integer primary key, username String(80) unique not null, password LargeBinary(64) not null)`,
- * whose DDL on SQLite is the statement below (the unique constraint is case-sensitive, as in the demo).
+ * The seed databases made by the Flask demo's own code (test/fixtures/make-seed-db.py: the demo's db_createor.py
+ * and its POST /user hashing), never by Keyward's idea of the format:
+ * - `seed-users.db`: alice, Robert, ALICE, al, "with space", ｃａｒｏｌ (demo ids 1–6) with the passwords in
+ *   test/fixtures/make-seed-db.py; trunc (7), a 32-byte BLOB; texty (8), the password as text;
+ * - `seed-users-second.db`: dave (10) and Robert (11), another Robert with another password;
+ * - `seed-users-third.db`: DAVE (1).
  */
-export function writeDemoDatabase(file: string, rows: readonly DemoRow[]): void {
-  const db = new SQLite(file);
-  try {
-    db.exec(`CREATE TABLE user (
-	id INTEGER NOT NULL, 
-	username VARCHAR(80) NOT NULL, 
-	password BLOB NOT NULL, 
-	PRIMARY KEY (id), 
-	UNIQUE (username)
-)`);
-    const insert = db.prepare('INSERT INTO user (id, username, password) VALUES (?, ?, ?)');
-    rows.forEach((row, index) => {
-      const password = typeof row.password === 'string' ? demoPasswordBlob(row.password) : row.password.raw;
-      insert.run(row.id ?? index + 1, row.username, password);
-    });
-  } finally {
-    db.close();
-  }
+export type SeedFixture = 'seed-users.db' | 'seed-users-second.db' | 'seed-users-third.db';
+
+/** Copies a seed fixture to `file` (the import reads it; the copy keeps the committed file untouched). */
+export function copySeedFixture(name: SeedFixture, file: string): void {
+  copyFileSync(fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)), file);
 }

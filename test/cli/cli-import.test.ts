@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,24 +14,11 @@ import {
   assertExit,
   makeWorkspace,
   runCli,
-  writeDemoDatabase,
+  copySeedFixture,
   type CliWorkspace,
-  type DemoRow,
 } from './cli-helpers.js';
 
 const pgUnavailable = await postgresUnavailable();
-
-const ROWS: DemoRow[] = [
-  { id: 1, username: 'alice', password: 'alice-old-pass-1' },
-  { id: 2, username: 'Robert', password: 'bob-old-pass-22' },
-  { id: 3, username: 'ALICE', password: 'other-alice-pass' },
-  { id: 4, username: 'al', password: 'too-short-name-4' },
-  { id: 5, username: 'with space', password: 'space-pass-55' },
-  { id: 6, username: 'ｃａｒｏｌ', password: 'carol-old-pass' },
-  // The demo's first model stored the key without its salt; another version the plain text.
-  { id: 7, username: 'trunc', password: { raw: randomBytes(32) } },
-  { id: 8, username: 'texty', password: { raw: 'plaintext-password-8' } },
-];
 
 const REJECTED = [
   'rejected "ALICE" (demo id 3): clashes case-insensitively with "alice" (demo id 1) in the same file',
@@ -90,7 +76,7 @@ for (const backend of ['SQLite', 'PostgreSQL'] as const) {
       }
       mkdirSync(path.join(ws.dir, 'demo'));
       seed = path.join(ws.dir, 'demo', 'users.db');
-      writeDemoDatabase(seed, ROWS);
+      copySeedFixture('seed-users.db', seed);
     });
 
     after(async () => {
@@ -185,10 +171,7 @@ for (const backend of ['SQLite', 'PostgreSQL'] as const) {
 
     it('a file whose rows are all importable or present exits 0; --json maps demo ids to new ids', async () => {
       const second = path.join(ws.dir, 'demo', 'second.db');
-      writeDemoDatabase(second, [
-        { id: 10, username: 'dave', password: 'dave-old-pass-10' },
-        { id: 11, username: 'Robert', password: 'bob-other-pass' },
-      ]);
+      copySeedFixture('seed-users-second.db', second);
       const r = await runCli(['import-seed-db', second, '--json'], env);
       assertExit(r, 0);
       assert.equal(r.stderr, '');
@@ -214,7 +197,7 @@ for (const backend of ['SQLite', 'PostgreSQL'] as const) {
 
     it('a name that clashes case-insensitively with an existing user is rejected', async () => {
       const third = path.join(ws.dir, 'demo', 'third.db');
-      writeDemoDatabase(third, [{ id: 1, username: 'DAVE', password: 'another-dave-pass' }]);
+      copySeedFixture('seed-users-third.db', third);
       const r = await runCli(['import-seed-db', third], env);
       assertExit(r, 3);
       assert.deepEqual(r.stdout.trimEnd().split('\n'), [

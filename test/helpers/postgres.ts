@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { POSTGRES_URL } from './services.js';
-
-const inCi = process.env.CI === 'true';
+import { inCi } from './ci.js';
 
 /**
- * Resolves to undefined when PostgreSQL answers; otherwise to a skip reason outside CI, and throws under
- * CI=true, where a missing service must fail the run rather than skip it.
+ * Resolves to undefined when PostgreSQL answers; otherwise to a skip reason outside CI, and throws when
+ * CI is set, where a missing service must fail the run rather than skip it.
  */
 export async function postgresUnavailable(url = POSTGRES_URL): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
@@ -16,7 +15,7 @@ export async function postgresUnavailable(url = POSTGRES_URL): Promise<string | 
     return undefined;
   } catch (error) {
     const reason = `PostgreSQL not reachable at ${url}: ${(error as Error).message}`;
-    if (inCi) throw new Error(`${reason} (CI=true: a missing service fails the run)`);
+    if (inCi) throw new Error(`${reason} (CI is set: a missing service fails the run)`);
     console.warn(`WARNING: skipping, ${reason}`);
     return reason;
   } finally {

@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { inCi } from './ci.js';
 
 const run = promisify(execFile);
 
-const inCi = process.env.CI === 'true';
-
-/** Undefined when `redis-server` and `redis-cli` are installed; else a skip reason (throws under CI=true). */
+/** Undefined when `redis-server` and `redis-cli` are installed; else a skip reason (throws when CI is set). */
 export async function redisBinariesMissing(): Promise<string | undefined> {
   try {
     await run('redis-server', ['--version']);
@@ -18,7 +17,7 @@ export async function redisBinariesMissing(): Promise<string | undefined> {
     return undefined;
   } catch (error) {
     const reason = `redis-server/redis-cli not installed: ${(error as Error).message}`;
-    if (inCi) throw new Error(`${reason} (CI=true: a missing service fails the run)`);
+    if (inCi) throw new Error(`${reason} (CI is set: a missing service fails the run)`);
     console.warn(`WARNING: skipping, ${reason}`);
     return reason;
   }

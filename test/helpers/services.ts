@@ -1,12 +1,11 @@
 import { Redis } from 'ioredis';
+import { inCi } from './ci.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-const inCi = process.env.CI === 'true';
-
 /**
- * Resolves to undefined when Redis answers; otherwise to a skip reason outside CI, and throws under CI=true,
+ * Resolves to undefined when Redis answers; otherwise to a skip reason outside CI, and throws when CI is set,
  * where a missing service must fail the run rather than skip it.
  */
 export async function redisUnavailable(url = REDIS_URL): Promise<string | undefined> {
@@ -22,7 +21,7 @@ export async function redisUnavailable(url = REDIS_URL): Promise<string | undefi
     return undefined;
   } catch (error) {
     const reason = `Redis not reachable at ${url}: ${(error as Error).message}`;
-    if (inCi) throw new Error(`${reason} (CI=true: a missing service fails the run)`);
+    if (inCi) throw new Error(`${reason} (CI is set: a missing service fails the run)`);
     console.warn(`WARNING: skipping, ${reason}`);
     return reason;
   } finally {

@@ -12,6 +12,7 @@ import {
   sidOf,
   type TokenBody,
 } from './http-helpers.js';
+import { verifications } from './metrics-helpers.js';
 
 let t: TestApp;
 before(async () => {
@@ -74,8 +75,19 @@ describe('POST /authenticate_user', () => {
 
   it('matches the username case-insensitively', async () => {
     const s = await signUpAndLogin(t.app, uniqueName('MixedCase'));
-    assertOk(await login(t.app, s.username.toLowerCase(), PASSWORD));
-    assertOk(await login(t.app, s.username.toUpperCase(), PASSWORD));
+    for (const spelling of [s.username.toLowerCase(), s.username.toUpperCase()]) {
+      assert.notEqual(spelling, s.username);
+      const res = await login(t.app, spelling, PASSWORD);
+      assertOk(res);
+      // The token is the existing account's (not a second one), and it names the username as registered.
+      const token = res.json<TokenBody>().token;
+      assert.equal(jwtPart(token, 1).user_id, s.userId);
+      assert.equal(jwtPart(token, 1).sub, String(s.userId));
+      const user = await t.app.inject({ method: 'GET', url: '/user', headers: bearer(token) });
+      assertOk(user);
+      const { id, username } = user.json<{ user: { id: number; username: string } }>().user;
+      assert.deepEqual({ id, username }, { id: s.userId, username: s.username });
+    }
   });
 
   it('answers an unknown user and a wrong password with the same 401 "Invalid credentials"', async () => {
@@ -86,6 +98,22 @@ describe('POST /authenticate_user', () => {
     assert.equal(unknown.statusCode, wrong.statusCode);
     assert.equal(unknown.body, wrong.body);
     assert.equal(unknown.headers['content-type'], wrong.headers['content-type']);
+  });
+
+  it('runs exactly one password verification for an unknown user, as for a wrong password', async () => {
+    // Measured on the hash metric (every verification that ran, the dummy one included): an unknown user that
+    // skipped the dummy verification would answer faster and tell that the account does not exist.
+    const s = await signUpAndLogin(t.app);
+    const before = await verifications(t.app);
+    assertError(await login(t.app, s.username, 'not the password at all'), 401, 'invalid_credentials');
+    const afterWrong = await verifications(t.app);
+    assert.equal(afterWrong - before, 1, 'a wrong password runs one verification');
+    assertError(
+      await login(t.app, uniqueName('ghost'), 'not the password at all'),
+      401,
+      'invalid_credentials',
+    );
+    assert.equal((await verifications(t.app)) - afterWrong, 1, 'an unknown user runs one verification too');
   });
 
   for (const [label, payload, field, other] of [

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bearer, makeApp, signUpAndLogin, type TestApp } from '../helpers/app.js';
+import { KEYWARD_LOGO, KEYWARD_MARK } from '../../src/http/keyward-logo.js';
 import { assertError, assertOk } from './http-helpers.js';
 
 interface Operation {
@@ -89,5 +90,49 @@ describe('the OpenAPI document against the routes', () => {
         `${path}: the header is optional`,
       );
     }
+  });
+});
+
+describe('Swagger UI at /docs carries Keyward’s name and logo', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await makeApp();
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  /** GET `url`, following the UI's redirects (/docs → /docs/static/index.html). */
+  async function get(url: string): Promise<{ body: string; type: string }> {
+    let res = await t.app.inject({ method: 'GET', url });
+    for (let hops = 0; res.statusCode >= 300 && res.statusCode < 400 && hops < 3; hops += 1) {
+      const location = String(res.headers.location);
+      res = await t.app.inject({ method: 'GET', url: new URL(location, `http://x${url}`).pathname });
+    }
+    assertOk(res);
+    return { body: res.body, type: String(res.headers['content-type']) };
+  }
+
+  it('the page is titled Keyward API, with Keyward’s favicon, not the framework’s', async () => {
+    const page = await get('/docs');
+    assert.match(page.body, /<title>Keyward API<\/title>/);
+    assert.match(
+      page.body,
+      /<link rel="icon" type="image\/svg\+xml" href="\/docs\/static\/theme\/keyward\.svg" sizes="any"/,
+    );
+    assert.doesNotMatch(page.body, /favicon-(16|32)x(16|32)\.png|Swagger UI<\/title>/);
+    const icon = await get('/docs/static/theme/keyward.svg');
+    assert.match(icon.type, /^image\/svg\+xml/);
+    assert.equal(icon.body, KEYWARD_MARK);
+  });
+
+  it('the top bar shows the Keyward logo (an SVG with the name), not Fastify’s', async () => {
+    const init = await get('/docs/static/swagger-initializer.js');
+    const data = /img\.src = 'data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)'/.exec(init.body)?.[1];
+    assert.ok(data !== undefined, 'the initializer replaces the logo');
+    const svg = Buffer.from(data, 'base64').toString('utf8');
+    assert.equal(svg, KEYWARD_LOGO);
+    assert.match(svg, /<title>Keyward<\/title>/);
+    assert.doesNotMatch(svg, /fastify/i);
   });
 });

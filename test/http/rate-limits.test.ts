@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -285,6 +287,73 @@ describe('failed logins per (username, IP): RATE_LIMIT_LOGIN_FAILURES', () => {
       await metricValue(t.app, 'keyward_rate_limit_rejections_total', { limit: 'login_failures' }),
       25,
     );
+  });
+});
+
+/** A JSON POST over real TCP to 127.0.0.1:`port`, from the local address `from` (any 127.x address is loopback). */
+function postOver(
+  port: number,
+  from: string,
+  url: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, localAddress: from, method: 'POST', path: url, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          resolve({
+            status: res.statusCode ?? 0,
+            json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.setHeader('content-type', 'application/json');
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe('IPv4 clients of a dual-stack listener (HOST=::)', () => {
+  // Listening on `::`, the server sees every IPv4 client as an IPv4-mapped IPv6 address (::ffff:127.0.0.x): if
+  // those shared one bucket, one attacker could lock every IPv4 user out.
+  async function dualStack(env: Record<string, string>): Promise<{ t: TestApp; port: number }> {
+    const { t } = await clockedApp(env);
+    await t.app.listen({ host: '::', port: 0 });
+    const address = t.app.server.address() as AddressInfo;
+    assert.equal(address.address, '::');
+    return { t, port: address.port };
+  }
+  const login = (port: number, from: string, username: string, password: string) =>
+    postOver(port, from, '/authenticate_user', { username, password });
+
+  it('an IPv4 client locked out of an account does not lock out another IPv4 client', async () => {
+    const { t, port } = await dualStack({ RATE_LIMIT_LOGIN_FAILURES: '2' });
+    const victim = await createUser(t.app);
+    for (let i = 0; i < 2; i += 1) {
+      assert.deepEqual(await login(port, '127.0.0.2', victim, WRONG), {
+        status: 401,
+        json: INVALID_CREDENTIALS,
+      });
+    }
+    const refused = await login(port, '127.0.0.2', victim, PASSWORD);
+    assert.deepEqual(refused, { status: 429, json: { error: 'Too many requests', code: 'rate_limited' } });
+    const own = await login(port, '127.0.0.1', victim, PASSWORD);
+    assert.equal(own.status, 200, JSON.stringify(own.json));
+    assert.equal(typeof own.json.token, 'string');
+  });
+
+  it('an IPv4 client over the per-IP login limit does not use up another IPv4 client’s', async () => {
+    const { t, port } = await dualStack({ RATE_LIMIT_LOGIN_IP: '3' });
+    const user = await createUser(t.app);
+    for (let i = 0; i < 3; i += 1) {
+      assert.equal((await login(port, '127.0.0.2', uniqueName('spray'), WRONG)).status, 401);
+    }
+    assert.equal((await login(port, '127.0.0.2', user, PASSWORD)).status, 429);
+    assert.equal((await login(port, '127.0.0.1', user, PASSWORD)).status, 200);
   });
 });
 

@@ -35,8 +35,20 @@ describe('TOKEN_ROTATION=per-request', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => getUser(t.app, s.token)));
     const ok = results.filter((r) => r.statusCode === 200);
     assert.equal(ok.length, 1, results.map((r) => r.statusCode).join(','));
-    for (const r of results.filter((x) => x.statusCode !== 200)) assertError(r, 401, 'invalid_token');
-    await expectLive(t.app, ok[0]?.json<UserBody>().token ?? '');
+    for (const r of results.filter((x) => x.statusCode !== 200)) {
+      assertError(r, 401, 'invalid_token', 'Invalid or expired token');
+    }
+    // The winner is the token's own user, and it carries a fresh successor of the same session that works.
+    const won = (ok[0] as (typeof ok)[number]).json<UserBody>();
+    assert.deepEqual(
+      { id: won.user.id, username: won.user.username },
+      { id: s.userId, username: s.username },
+    );
+    assert.notEqual(won.token, s.token);
+    assert.equal(sidOf(won.token), sidOf(s.token));
+    assert.equal(jwtPart(won.token, 1).user_id, s.userId);
+    await expectLive(t.app, won.token);
+    await expectDead(t.app, s.token);
   });
 
   it('of 20 concurrent /validate_token with one token exactly one succeeds', async () => {
@@ -46,8 +58,24 @@ describe('TOKEN_ROTATION=per-request', () => {
         t.app.inject({ method: 'POST', url: '/validate_token', payload: { token: s.token } }),
       ),
     );
-    assert.equal(results.filter((r) => r.statusCode === 200).length, 1);
-    assert.equal(results.filter((r) => r.statusCode === 401).length, 19);
+    const ok = results.filter((r) => r.statusCode === 200);
+    assert.equal(ok.length, 1, results.map((r) => r.statusCode).join(','));
+    for (const r of results.filter((x) => x.statusCode !== 200)) {
+      assertError(r, 401, 'invalid_token', 'Invalid or expired token');
+    }
+    const won = (ok[0] as (typeof ok)[number]).json<{
+      message: string;
+      token: string;
+      user_id: number;
+      expires_in: number;
+    }>();
+    assert.equal(won.message, 'Token is valid');
+    assert.equal(won.user_id, s.userId);
+    assert.equal(typeof won.expires_in, 'number');
+    assert.notEqual(won.token, s.token);
+    assert.equal(sidOf(won.token), sidOf(s.token));
+    await expectLive(t.app, won.token);
+    await expectDead(t.app, s.token);
   });
 
   it('20 concurrent refreshes with one refresh token all succeed with the same successor', async () => {

@@ -109,12 +109,32 @@ describe('PasswordHasher', () => {
     }
   });
 
-  it('verifyDummy always answers false', async () => {
-    const h = hasher();
+  it('verifyDummy runs one real argon2 verification of the password, like verify on a wrong password', async () => {
+    const seen: string[] = [];
+    const h = new PasswordHasher({
+      argon2: CHEAP,
+      concurrency: 1,
+      queueLimit: 4,
+      onDuration: (_seconds, operation) => seen.push(operation),
+    });
+    opened.push(h);
     await h.warmUp();
-    assert.equal(await h.verifyDummy(PASSWORD), false);
-    assert.equal(await h.verifyDummy(''), false);
-    assert.equal(await h.verifyDummy('warm-up'), false);
+    assert.deepEqual(seen, ['hash', 'verify'], 'warm-up makes the dummy hash once and verifies against it');
+    seen.length = 0;
+    const stored = await h.hash(PASSWORD);
+    seen.length = 0;
+    assert.equal((await h.verify(stored, 'a wrong password')).ok, false);
+    const wrongPassword = [...seen];
+    seen.length = 0;
+    for (const password of [PASSWORD, '', 'warm-up']) {
+      assert.equal(await h.verifyDummy(password), false);
+    }
+    assert.deepEqual(wrongPassword, ['verify']);
+    assert.deepEqual(
+      seen,
+      ['verify', 'verify', 'verify'],
+      'one verification per call, the dummy hash reused',
+    );
   });
 
   it('answers server_busy with retryAfter once the queue is full', async () => {

@@ -79,6 +79,20 @@ describe('TokenService with EdDSA', async () => {
     assert.equal(issued.expiresAt, (Math.floor(c.state.now / 1000) + TTL) * 1000);
   });
 
+  it('rejects a token signed by the EdDSA key whose header names another alg (the alg check itself)', async () => {
+    // A real Ed25519 signature of the key's own length over the header as sent: only the comparison of the
+    // header's alg with the key's can refuse it, so this test fails if that check is removed.
+    const tokens = service(keys);
+    const { header, payload } = decodeToken(await tokens.issue(1, 'sid-sid-sid-sid-1').token);
+    const signing = { alg: 'EdDSA', key: String(keys.signer.signingMaterial) } as const;
+    const control = forge(header, payload, signing);
+    assert.equal((await tokens.verify(control)).userId, 1, 'the same forging with alg EdDSA is accepted');
+    for (const alg of ['HS256', 'ES256', 'RS256', 'none', 'eddsa']) {
+      const forged = forge({ ...header, alg }, payload, signing);
+      await assert.rejects(async () => tokens.verify(forged), isInvalidToken, alg);
+    }
+  });
+
   it('writes the header of SPEC §3: alg EdDSA, typ at+jwt, kid the RFC 7638 thumbprint', async () => {
     const { header } = decodeToken(await service(keys).issue(1, 'sid-sid-sid-sid-1').token);
     const x = String(createPublicKey(keys.signer.signingMaterial).export({ format: 'jwk' }).x);
@@ -342,6 +356,19 @@ describe('TokenService with HS256 (JWT_KEY)', async () => {
     const k = Buffer.from(secret, 'utf8').toString('base64url');
     assert.deepEqual(header, { alg: 'HS256', typ: 'at+jwt', kid: thumbprint(`{"k":"${k}","kty":"oct"}`) });
     assert.equal(forge(header, payload, { alg: 'HS256', secret }), token);
+  });
+
+  it('rejects a token MACed with the HS256 key whose header names another alg (the alg check itself)', async () => {
+    // A valid HMAC of the key's own length (32 bytes) over the header as sent: only the comparison of the
+    // header's alg with the key's can refuse it, so this test fails if that check is removed.
+    const tokens = service(keys);
+    const { header, payload } = decodeToken(await tokens.issue(9, 'sid-sid-sid-sid-9').token);
+    const control = forge(header, payload, { alg: 'HS256', secret });
+    assert.equal((await tokens.verify(control)).userId, 9, 'the same forging with alg HS256 is accepted');
+    for (const alg of ['EdDSA', 'HS384', 'none', 'hs256']) {
+      const forged = forge({ ...header, alg }, payload, { alg: 'HS256', secret });
+      await assert.rejects(async () => tokens.verify(forged), isInvalidToken, alg);
+    }
   });
 
   it('rejects a token signed with another secret', async () => {
