@@ -20,6 +20,21 @@ export interface UserTable {
   password_hash: string;
   created_at: string;
   updated_at: string;
+  /** The confirmed TOTP secret, encrypted (data-key.ts); null without a second factor. */
+  totp_secret: string | null;
+  /** A TOTP secret set up but not yet confirmed, encrypted. */
+  totp_pending: string | null;
+  /** 1 once TOTP is confirmed (an integer on both dialects). */
+  mfa_enabled: Generated<number>;
+}
+
+export interface RecoveryCodeTable {
+  id: Generated<number>;
+  user_id: number;
+  /** The data key whose derived HMAC key made `code_hash`. */
+  key_id: string;
+  code_hash: string;
+  created_at: string;
 }
 
 export interface AuditEventTable {
@@ -37,6 +52,7 @@ export interface AuditEventTable {
 export interface DatabaseSchema {
   users: UserTable;
   audit_events: AuditEventTable;
+  recovery_codes: RecoveryCodeTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

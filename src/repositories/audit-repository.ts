@@ -15,7 +15,15 @@ export type AuditEventName =
   | 'account_deleted'
   | 'import'
   | 'signing_key_added'
-  | 'signing_keys_pruned';
+  | 'signing_keys_pruned'
+  | 'login_mfa_required'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'mfa_failed'
+  | 'recovery_code_used'
+  | 'recovery_codes_regenerated'
+  | 'data_key_added'
+  | 'data_key_rotated';
 
 /** Plain, secret-free values only: ids, counts, reasons. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

@@ -1,7 +1,33 @@
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { DatabaseSchema, Dialect, RowReader } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
-import type { NewUser, User, UserChanges, UserRepository, UserWithHash } from './user-repository.js';
+import type {
+  EncryptedSecrets,
+  MfaState,
+  NewUser,
+  RecoveryCodeHash,
+  User,
+  UserChanges,
+  UserRepository,
+  UserWithHash,
+} from './user-repository.js';
+
+/** A users row as the look-ups select it: `mfa_enabled` is an integer on both dialects. */
+interface UserRow {
+  id: number;
+  username: string;
+  mfa_enabled: number;
+}
+
+function toUser(row: UserRow): User {
+  return { id: row.id, username: row.username, mfaEnabled: row.mfa_enabled === 1 };
+}
+
+function toUserWithHash(row: UserRow & { passwordHash: string }): UserWithHash {
+  return { ...toUser(row), passwordHash: row.passwordHash };
+}
+
+const USER_COLUMNS = ['id', 'username', 'mfa_enabled'] as const;
 
 const UNIQUE_VIOLATIONS = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505']);
 
@@ -53,9 +79,9 @@ export class KyselyUserRepository implements UserRepository {
    * The look-up of every authenticated `GET /user`, built and compiled once: Kysely would otherwise build the
    * query tree and compile it to SQL on each call. Only the parameter changes between calls.
    */
-  private readonly byId: CompiledQuery<User>;
-  /** The look-up of every login, compiled once in the same way. */
-  private readonly byUsernameKey: CompiledQuery<UserWithHash>;
+  private readonly byId: CompiledQuery<UserRow>;
+  /** The look-up of every login, compiled once in the same way (mfa_enabled comes with it: no second query). */
+  private readonly byUsernameKey: CompiledQuery<UserRow & { passwordHash: string }>;
 
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
@@ -65,10 +91,10 @@ export class KyselyUserRepository implements UserRepository {
     /** The database's synchronous reader (`Database.readRow`, SQLite): the two look-ups run on it when given. */
     private readonly readRow?: RowReader,
   ) {
-    this.byId = db.selectFrom('users').select(['id', 'username']).where('id', '=', 0).compile();
+    this.byId = db.selectFrom('users').select(USER_COLUMNS).where('id', '=', 0).compile();
     this.byUsernameKey = db
       .selectFrom('users')
-      .select(['id', 'username', 'password_hash as passwordHash'])
+      .select([...USER_COLUMNS, 'password_hash as passwordHash'])
       .where('username_key', '=', '')
       .compile();
   }
@@ -97,7 +123,7 @@ export class KyselyUserRepository implements UserRepository {
   create(user: NewUser): Promise<User> {
     return this.guarded(async () => {
       const at = this.now().toISOString();
-      return this.db
+      const row = await this.db
         .insertInto('users')
         .values({
           username: user.username,
@@ -106,30 +132,34 @@ export class KyselyUserRepository implements UserRepository {
           created_at: at,
           updated_at: at,
         })
-        .returning(['id', 'username'])
+        .returning(USER_COLUMNS)
         .executeTakeFirstOrThrow();
+      return toUser(row);
     });
   }
 
-  findById(id: number): Promise<User | undefined> {
-    return this.readOne(this.byId, [id]);
+  async findById(id: number): Promise<User | undefined> {
+    const row = await this.readOne(this.byId, [id]);
+    return row && toUser(row);
   }
 
   findWithHashById(id: number): Promise<UserWithHash | undefined> {
-    return this.guarded(() =>
-      this.db
+    return this.guarded(async () => {
+      const row = await this.db
         .selectFrom('users')
-        .select(['id', 'username', 'password_hash as passwordHash'])
+        .select([...USER_COLUMNS, 'password_hash as passwordHash'])
         .where('id', '=', id)
-        .executeTakeFirst(),
-    );
+        .executeTakeFirst();
+      return row && toUserWithHash(row);
+    });
   }
 
-  findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
+  async findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
     // No stored username can hold a NUL (the policy refuses control characters), and PostgreSQL would fail the
     // query on one: a login, or a CLI look-up, with such a name is simply not found.
-    if (key.includes('\u0000')) return Promise.resolve(undefined);
-    return this.readOne(this.byUsernameKey, [key]);
+    if (key.includes('\u0000')) return undefined;
+    const row = await this.readOne(this.byUsernameKey, [key]);
+    return row && toUserWithHash(row);
   }
 
   update(id: number, changes: UserChanges): Promise<User | undefined> {
@@ -142,12 +172,13 @@ export class KyselyUserRepository implements UserRepository {
         values.username_key = changes.username.key;
       }
       if (changes.passwordHash !== undefined) values.password_hash = changes.passwordHash;
-      return this.db
+      const row = await this.db
         .updateTable('users')
         .set(values)
         .where('id', '=', id)
-        .returning(['id', 'username'])
+        .returning(USER_COLUMNS)
         .executeTakeFirst();
+      return row && toUser(row);
     });
   }
 
@@ -171,15 +202,16 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   list(options: { limit: number; afterId?: number }): Promise<User[]> {
-    return this.guarded(() =>
-      this.db
+    return this.guarded(async () => {
+      const rows = await this.db
         .selectFrom('users')
-        .select(['id', 'username'])
+        .select(USER_COLUMNS)
         .where('id', '>', options.afterId ?? 0)
         .orderBy('id')
         .limit(options.limit)
-        .execute(),
-    );
+        .execute();
+      return rows.map(toUser);
+    });
   }
 
   count(): Promise<number> {
@@ -196,5 +228,191 @@ export class KyselyUserRepository implements UserRepository {
     return this.guarded(async () => {
       await this.db.selectFrom('users').select('id').limit(1).execute();
     });
+  }
+  findMfa(id: number): Promise<MfaState | undefined> {
+    return this.guarded(async () => {
+      const row = await this.db
+        .selectFrom('users')
+        .select([
+          ...USER_COLUMNS,
+          'password_hash as passwordHash',
+          'totp_secret as totpSecret',
+          'totp_pending as totpPending',
+        ])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && { ...toUserWithHash(row), totpSecret: row.totpSecret, totpPending: row.totpPending };
+    });
+  }
+
+  setPendingTotp(id: number, encrypted: string): Promise<boolean> {
+    return this.guarded(async () => {
+      const result = await this.db
+        .updateTable('users')
+        .set({ totp_pending: encrypted, updated_at: this.now().toISOString() })
+        .where('id', '=', id)
+        .where('mfa_enabled', '=', 0)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  enableTotp(id: number, expectedPending: string, codes: RecoveryCodeHash[]): Promise<boolean> {
+    return this.guarded(() =>
+      this.db.transaction().execute(async (trx) => {
+        const at = this.now().toISOString();
+        const result = await trx
+          .updateTable('users')
+          .set((eb) => ({
+            totp_secret: eb.ref('totp_pending'),
+            totp_pending: null,
+            mfa_enabled: 1,
+            updated_at: at,
+          }))
+          .where('id', '=', id)
+          .where('mfa_enabled', '=', 0)
+          .where('totp_pending', '=', expectedPending)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return false;
+        await trx.deleteFrom('recovery_codes').where('user_id', '=', id).execute();
+        await this.insertCodes(trx, id, codes, at);
+        return true;
+      }),
+    );
+  }
+
+  disableMfa(id: number): Promise<boolean> {
+    return this.guarded(() =>
+      this.db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('users')
+          .set({
+            totp_secret: null,
+            totp_pending: null,
+            mfa_enabled: 0,
+            updated_at: this.now().toISOString(),
+          })
+          .where('id', '=', id)
+          .where('mfa_enabled', '=', 1)
+          .executeTakeFirst();
+        await trx.deleteFrom('recovery_codes').where('user_id', '=', id).execute();
+        return result.numUpdatedRows > 0n;
+      }),
+    );
+  }
+
+  replaceRecoveryCodes(id: number, codes: RecoveryCodeHash[]): Promise<boolean> {
+    return this.guarded(() =>
+      this.db.transaction().execute(async (trx) => {
+        // Taking the user's row first serialises two regenerations on PostgreSQL (the second waits, then replaces).
+        const at = this.now().toISOString();
+        const result = await trx
+          .updateTable('users')
+          .set({ updated_at: at })
+          .where('id', '=', id)
+          .where('mfa_enabled', '=', 1)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return false;
+        await trx.deleteFrom('recovery_codes').where('user_id', '=', id).execute();
+        await this.insertCodes(trx, id, codes, at);
+        return true;
+      }),
+    );
+  }
+
+  hasRecoveryCode(id: number, hashes: readonly string[]): Promise<boolean> {
+    if (hashes.length === 0) return Promise.resolve(false);
+    return this.guarded(async () => {
+      const row = await this.db
+        .selectFrom('recovery_codes')
+        .select('id')
+        .where('user_id', '=', id)
+        .where('code_hash', 'in', [...hashes])
+        .executeTakeFirst();
+      return row !== undefined;
+    });
+  }
+
+  useRecoveryCode(id: number, hashes: readonly string[]): Promise<boolean> {
+    if (hashes.length === 0) return Promise.resolve(false);
+    return this.guarded(async () => {
+      const result = await this.db
+        .deleteFrom('recovery_codes')
+        .where('user_id', '=', id)
+        .where('code_hash', 'in', [...hashes])
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
+  countRecoveryCodes(id: number): Promise<number> {
+    return this.guarded(async () => {
+      const row = await this.db
+        .selectFrom('recovery_codes')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', id)
+        .executeTakeFirstOrThrow();
+      return row.n;
+    });
+  }
+
+  recoveryCodeKeys(): Promise<Map<string, number>> {
+    return this.guarded(async () => {
+      const rows = await this.db
+        .selectFrom('recovery_codes')
+        .select(['key_id', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('key_id')
+        .execute();
+      return new Map(rows.map((row) => [row.key_id, row.n]));
+    });
+  }
+
+  listEncryptedSecrets(options: { limit: number; afterId?: number }): Promise<EncryptedSecrets[]> {
+    return this.guarded(() =>
+      this.db
+        .selectFrom('users')
+        .select(['id', 'totp_secret as totpSecret', 'totp_pending as totpPending'])
+        .where('id', '>', options.afterId ?? 0)
+        .where((eb) => eb.or([eb('totp_secret', 'is not', null), eb('totp_pending', 'is not', null)]))
+        .orderBy('id')
+        .limit(options.limit)
+        .execute(),
+    );
+  }
+
+  replaceEncryptedSecrets(expected: EncryptedSecrets, next: EncryptedSecrets): Promise<boolean> {
+    return this.guarded(async () => {
+      const result = await this.db
+        .updateTable('users')
+        .set({ totp_secret: next.totpSecret, totp_pending: next.totpPending })
+        .where('id', '=', expected.id)
+        .where((eb) =>
+          eb.and([
+            expected.totpSecret === null
+              ? eb('totp_secret', 'is', null)
+              : eb('totp_secret', '=', expected.totpSecret),
+            expected.totpPending === null
+              ? eb('totp_pending', 'is', null)
+              : eb('totp_pending', '=', expected.totpPending),
+          ]),
+        )
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  private async insertCodes(
+    trx: Kysely<DatabaseSchema>,
+    id: number,
+    codes: RecoveryCodeHash[],
+    at: string,
+  ): Promise<void> {
+    if (codes.length === 0) return;
+    await trx
+      .insertInto('recovery_codes')
+      .values(
+        codes.map((code) => ({ user_id: id, key_id: code.keyId, code_hash: code.hash, created_at: at })),
+      )
+      .execute();
   }
 }

@@ -79,7 +79,12 @@ export class UserService {
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) return { ok: false, reason: 'wrong_password', userId: user.id };
     if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
-    return { ok: true, user: { id: user.id, username: user.username } };
+    return { ok: true, user: { id: user.id, username: user.username, mfaEnabled: user.mfaEnabled } };
+  }
+
+  /** Whether `password` is the one behind `passwordHash` (a re-check of the account holder, e.g. for MFA changes). */
+  async passwordMatches(passwordHash: string, password: string): Promise<boolean> {
+    return (await this.hasher.verify(passwordHash, password)).ok;
   }
 
   async find(id: number): Promise<User | undefined> {
@@ -126,7 +131,7 @@ export class UserService {
     if (changes.password !== undefined) update.passwordHash = await this.hasher.hash(changes.password);
     if (update.username === undefined && update.passwordHash === undefined) {
       return {
-        user: { id: current.id, username: current.username },
+        user: { id: current.id, username: current.username, mfaEnabled: current.mfaEnabled },
         passwordChanged: false,
         usernameChanged: false,
       };
