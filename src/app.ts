@@ -16,6 +16,7 @@ import { registerOpenApi } from './http/openapi.js';
 import { RequestLog } from './http/request-log.js';
 import './http/route-config.js';
 import { authRoutes } from './routes/auth-routes.js';
+import { mfaRoutes } from './routes/mfa-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { userRoutes } from './routes/user-routes.js';
@@ -107,6 +108,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(userRoutes, { users: deps.userFacade });
   await app.register(authRoutes, { auth: deps.authFacade });
   await app.register(sessionRoutes, { auth: deps.authFacade });
+  await app.register(mfaRoutes, { mfa: deps.mfaFacade });
   await app.register(opsRoutes, { ops: deps.opsFacade });
 
   return app;

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
 import { AuthFacade } from './facades/auth-facade.js';
+import { MfaFacade } from './facades/mfa-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
@@ -11,7 +12,9 @@ import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-re
 import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
 import { AuditLog, origin } from './services/audit-log.js';
+import { loadDataKeyRing, type DataKeyRing } from './services/data-key.js';
 import { Metrics } from './services/metrics.js';
+import { MfaService } from './services/mfa-service.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
 import { RateLimiter } from './services/rate-limiter.js';
@@ -42,7 +45,9 @@ export interface Deps {
   sessions: SessionService;
   userFacade: UserFacade;
   authFacade: AuthFacade;
+  mfaFacade: MfaFacade;
   opsFacade: OpsFacade;
+  dataKeys: DataKeyRing;
 }
 
 export interface DepsOverrides {
@@ -153,6 +158,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     refreshSecret: config.tokens.refreshSecret,
   });
   logger.info({ kid: keys.signer.kid, alg: keys.signer.alg, keys: keys.byKid.size }, 'signing key loaded');
+  const dataKeys = loadDataKeyRing({ configured: config.mfa.dataKeys, keysDir: config.mfa.keysDir });
+  logger.info({ data_key: dataKeys.current?.id, keys: dataKeys.all.length }, 'data key loaded');
   const redis = await createRedis(config, logger);
   const tokenStore = createTokenStore(config, logger, redis);
   const rateLimitStore = createRateLimitStore(config, redis);
@@ -239,6 +246,13 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       logger.warn({ err: error }, 'password rehash failed');
     },
   });
+  const mfaFacade = new MfaFacade(
+    userService,
+    users,
+    sessions,
+    new MfaService({ keys: dataKeys, store: tokenStore, issuer: config.mfa.issuer, now }),
+    { limiter: rateLimiter, audit },
+  );
   await hasher.warmUp();
   serving = true;
   return {
@@ -254,7 +268,9 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     hasher,
     sessions,
     userFacade: new UserFacade(userService, sessions, { limiter: rateLimiter, audit }),
-    authFacade: new AuthFacade(userService, sessions, { limiter: rateLimiter, audit }),
+    authFacade: new AuthFacade(userService, sessions, { limiter: rateLimiter, audit }, mfaFacade),
+    mfaFacade,
+    dataKeys,
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
   };
 }

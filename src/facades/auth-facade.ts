@@ -4,6 +4,7 @@ import { usernameKey } from '../services/password-policy.js';
 import { RateLimitedError, type LoginAttempt, type RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo, Grant, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
+import type { MfaFacade, MfaRequired } from './mfa-facade.js';
 
 export interface TokenResponse {
   token: string;
@@ -22,7 +23,7 @@ export interface SessionView {
   current: boolean;
 }
 
-function tokenResponse(grant: Grant): TokenResponse {
+export function tokenResponse(grant: Grant): TokenResponse {
   return {
     token: grant.accessToken,
     access_token: grant.accessToken,
@@ -47,16 +48,23 @@ export class AuthFacade {
     private readonly users: UserService,
     private readonly sessions: SessionService,
     guards: FacadeGuards = {},
+    /** The second step of a login, for users with a second factor (SPEC §10). */
+    private readonly secondFactor?: Pick<MfaFacade, 'challenge'>,
   ) {
     this.limiter = guards.limiter;
     this.audit = guards.audit;
   }
 
   /**
-   * Checks credentials and opens a session. The rate limits are checked before any password work, so a refused
-   * attempt costs no hashing time.
+   * Checks credentials and opens a session, or, for a user with a second factor, answers with an mfa_token for
+   * `POST /mfa/verify` instead. The rate limits are checked before any password work, so a refused attempt costs
+   * no hashing time; a wrong password gets the same answer whether or not the user has a second factor.
    */
-  async authenticate(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
+  async authenticate(
+    username: string,
+    password: string,
+    client: ClientInfo,
+  ): Promise<TokenResponse | MfaRequired> {
     let attempt: LoginAttempt | undefined;
     try {
       attempt = await this.limiter?.beginLogin(usernameKey(username), client.ip);
@@ -91,6 +99,18 @@ export class AuthFacade {
       throw new DomainError('invalid_credentials');
     }
     await attempt?.succeeded();
+    if (check.user.mfaEnabled) {
+      // Fail closed: a facade built without the second step never lets such a user in on the password alone.
+      if (!this.secondFactor) throw new Error('a second factor is required but the MFA step is not wired');
+      const challenge = await this.secondFactor.challenge(check.user.id, '');
+      await this.audit?.record({
+        event: 'login_mfa_required',
+        userId: check.user.id,
+        username: check.user.username,
+        ...origin(client),
+      });
+      return challenge;
+    }
     const grant = await this.sessions.start(check.user.id, client);
     await this.audit?.record({
       event: 'login_succeeded',

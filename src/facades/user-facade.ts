@@ -7,6 +7,17 @@ import type { ClientInfo, SessionService } from '../services/session-service.js'
 import type { AccountChanges, UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
 
+/** A user as the API shows it (SPEC §2, §10). */
+export interface UserView {
+  id: number;
+  username: string;
+  mfa_enabled: boolean;
+}
+
+export function userView(user: User): UserView {
+  return { id: user.id, username: user.username, mfa_enabled: user.mfaEnabled };
+}
+
 /** Account use cases behind the seed's /user routes (the seed's UserFacade). */
 export class UserFacade {
   private readonly limiter: RateLimiter | undefined;
@@ -29,7 +40,7 @@ export class UserFacade {
     username: string,
     password: string,
     client: ClientInfo,
-  ): Promise<{ message: string; user: User }> {
+  ): Promise<{ message: string; user: UserView }> {
     const attempt = await this.limiter?.beginSignup(client.ip);
     let user: User;
     try {
@@ -57,15 +68,15 @@ export class UserFacade {
       username: user.username,
       ...origin(client),
     });
-    return { message: 'User created successfully', user };
+    return { message: 'User created successfully', user: userView(user) };
   }
 
   /** The caller's account. */
-  async get(token: string): Promise<{ user: User; token: string }> {
+  async get(token: string): Promise<{ user: UserView; token: string }> {
     return this.sessions.withAuth(token, async (auth) => {
       const user = await this.users.find(auth.userId);
       if (!user) throw new DomainError('invalid_token');
-      return { user };
+      return { user: userView(user) };
     });
   }
 
@@ -77,7 +88,7 @@ export class UserFacade {
     token: string,
     changes: AccountChanges,
     client: ClientInfo,
-  ): Promise<{ message: string; user: User; token: string }> {
+  ): Promise<{ message: string; user: UserView; token: string }> {
     const checked = this.users.checkChanges(changes);
     return this.sessions.withAuth(token, async (auth) => {
       const attempt =
@@ -102,7 +113,7 @@ export class UserFacade {
           detail: { other_sessions_revoked: revoked },
         });
       }
-      return { message: 'User updated successfully', user };
+      return { message: 'User updated successfully', user: userView(user) };
     });
   }
 

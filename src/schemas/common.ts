@@ -15,7 +15,11 @@ export const ErrorResponse = Type.Object(
 export type ErrorResponse = Static<typeof ErrorResponse>;
 
 export const UserView = Type.Object(
-  { id: Type.Integer(), username: Type.String({ description: 'As stored (NFKC form).' }) },
+  {
+    id: Type.Integer(),
+    username: Type.String({ description: 'As stored (NFKC form).' }),
+    mfa_enabled: Type.Boolean({ description: 'Two-factor authentication (TOTP) is on.' }),
+  },
   { title: 'User' },
 );
 
