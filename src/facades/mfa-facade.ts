@@ -3,7 +3,7 @@ import type { MfaState, UserRepository } from '../repositories/user-repository.j
 import { origin, type AuditLog } from '../services/audit-log.js';
 import type { MfaService } from '../services/mfa-service.js';
 import { usernameKey } from '../services/password-policy.js';
-import type { LoginAttempt, RateLimiter } from '../services/rate-limiter.js';
+import type { RateLimiter } from '../services/rate-limiter.js';
 import type { Auth, ClientInfo, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
 import type { MfaAttempt } from '../stores/token-store.js';
@@ -115,20 +115,9 @@ export class MfaFacade {
     checkFactor(factor);
     const ref = this.mfa.parseToken(mfaToken);
     if (!ref) throw new DomainError('invalid_mfa_token');
-    let attempt: LoginAttempt | undefined;
-    try {
-      attempt = await this.limiter?.beginMfa(ref.userId);
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'rate_limited') {
-        await this.audit?.record({
-          event: 'mfa_failed',
-          userId: ref.userId,
-          ...origin(client),
-          detail: { reason: 'rate_limited', step: 'login' },
-        });
-      }
-      throw error;
-    }
+    // Refused by the per-user limit: 429, counted in metrics (one audit row per refused request would let a
+    // botnet flood the audit table, SPEC §8).
+    let attempt = await this.limiter?.beginMfa(ref.userId);
     let accepted: { method: 'totp' | 'recovery_code'; fence: string; state: MfaState };
     try {
       const state = await this.repository.findMfa(ref.userId);
