@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { generateSecret, generateURI, verifySync } from 'otplib';
-import type { RecoveryCodeHash } from '../repositories/user-repository.js';
+import type { RecoveryCodeHash, UserRepository } from '../repositories/user-repository.js';
 import type { MfaAttempt, MfaOutcome, TokenStore } from '../stores/token-store.js';
 import type { DataKeyRing } from './data-key.js';
 
@@ -187,4 +187,67 @@ function tokenHash(mfaToken: string): string {
 
 function hmac(key: Buffer, text: string): string {
   return createHmac('sha256', key).update(text).digest('base64url');
+}
+
+/** What a re-encryption pass did: secrets moved to the current key, already there, or unreadable. */
+export interface ReencryptResult {
+  reencrypted: number;
+  current: number;
+  failed: number[];
+}
+
+/**
+ * Re-encrypts every stored TOTP secret (confirmed and pending) under the ring's current data key, row by row with
+ * a compare-and-set, so that a secret a server changes meanwhile is left as the server wrote it. Rows the ring
+ * cannot decrypt (a key missing) are reported by user id and left alone.
+ */
+export async function reencryptSecrets(users: UserRepository, keys: DataKeyRing): Promise<ReencryptResult> {
+  const current = keys.current;
+  if (!current) throw new Error('no data key');
+  const result: ReencryptResult = { reencrypted: 0, current: 0, failed: [] };
+  const move = (id: number, value: string | null): string | null => {
+    if (value === null || keys.keyIdOf(value) === current.id) return value;
+    return keys.encrypt(keys.decrypt(value, `totp:${id}`), `totp:${id}`);
+  };
+  let afterId = 0;
+  for (;;) {
+    const rows = await users.listEncryptedSecrets({ limit: 500, afterId });
+    if (rows.length === 0) return result;
+    for (const row of rows) {
+      afterId = row.id;
+      let next;
+      try {
+        next = {
+          id: row.id,
+          totpSecret: move(row.id, row.totpSecret),
+          totpPending: move(row.id, row.totpPending),
+        };
+      } catch {
+        result.failed.push(row.id);
+        continue;
+      }
+      if (next.totpSecret === row.totpSecret && next.totpPending === row.totpPending) {
+        result.current += 1;
+      } else if (await users.replaceEncryptedSecrets(row, next)) {
+        result.reencrypted += 1;
+      }
+    }
+  }
+}
+
+/** How many stored secrets each data key encrypted (by key id). */
+export async function secretsByKey(users: UserRepository, keys: DataKeyRing): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  let afterId = 0;
+  for (;;) {
+    const rows = await users.listEncryptedSecrets({ limit: 500, afterId });
+    if (rows.length === 0) return counts;
+    for (const row of rows) {
+      afterId = row.id;
+      for (const value of [row.totpSecret, row.totpPending]) {
+        const id = value === null ? undefined : keys.keyIdOf(value);
+        if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+    }
+  }
 }

@@ -117,6 +117,32 @@ const remove: Command = {
   },
 };
 
+const mfaReset: Command = {
+  name: 'mfa-reset',
+  summary: "Remove a user's second factor (TOTP secret and recovery codes), for support",
+  positionals: ['username'],
+  details: `The username is matched case-insensitively. The user logs in with the password alone until they enrol
+again (POST /mfa/totp/setup). Their sessions are kept; run 'keyward user revoke-sessions' as well if the account
+may be in someone else's hands. Audited as mfa_disabled (by: cli).`,
+  async run(ctx, { positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const users = await ctx.users();
+    const removed = await users.disableMfa(user.id);
+    if (!removed) {
+      ctx.out(`${JSON.stringify(user.username)} has no second factor: nothing to reset`);
+      return EXIT_OK;
+    }
+    await ctx.audit({
+      event: 'mfa_disabled',
+      userId: user.id,
+      username: user.username,
+      detail: { by: 'cli' },
+    });
+    ctx.out(`removed the second factor of ${JSON.stringify(user.username)} (id ${user.id})`);
+    return EXIT_OK;
+  },
+};
+
 const revokeSessions: Command = {
   name: 'revoke-sessions',
   summary: 'Revoke every session of a user (all its access and refresh tokens)',
@@ -136,5 +162,5 @@ const revokeSessions: Command = {
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, remove, revokeSessions],
+  commands: [create, list, remove, revokeSessions, mfaReset],
 };
