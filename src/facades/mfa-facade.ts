@@ -2,11 +2,12 @@ import { DomainError } from '../errors.js';
 import type { MfaState, UserRepository } from '../repositories/user-repository.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
 import type { MfaService } from '../services/mfa-service.js';
-import { usernameKey } from '../services/password-policy.js';
+import { usernameKey } from '../domain/username.js';
 import type { RateLimiter } from '../services/rate-limiter.js';
-import type { Auth, ClientInfo, SessionService } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import type { Auth, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
-import type { MfaAttempt } from '../stores/token-store.js';
+import type { MfaAttempt, MfaOutcome } from '../stores/token-store.js';
 import { tokenResponse, type FacadeGuards, type TokenResponse } from './auth-facade.js';
 
 /** What `POST /authenticate_user` answers when the password was right and a second factor is needed. */
@@ -34,15 +35,15 @@ function checkFactor(factor: SecondFactor): void {
 
 /** Second factor use cases (SPEC §10): enrolment, the login's second step, disabling, new recovery codes. */
 export class MfaFacade {
-  private readonly limiter: RateLimiter | undefined;
-  private readonly audit: AuditLog | undefined;
+  private readonly limiter: RateLimiter;
+  private readonly audit: AuditLog;
 
   constructor(
     private readonly users: UserService,
     private readonly repository: UserRepository,
     private readonly sessions: SessionService,
     private readonly mfa: MfaService,
-    guards: FacadeGuards = {},
+    guards: FacadeGuards,
   ) {
     this.limiter = guards.limiter;
     this.audit = guards.audit;
@@ -96,7 +97,7 @@ export class MfaFacade {
         // Enabled, or set up again, by a concurrent request.
         throw new DomainError('mfa_setup_required');
       }
-      await this.audit?.record({
+      await this.audit.record({
         event: 'mfa_enabled',
         userId: state.id,
         username: state.username,
@@ -117,31 +118,31 @@ export class MfaFacade {
     if (!ref) throw new DomainError('invalid_mfa_token');
     // Refused by the per-user limit: 429, counted in metrics (one audit row per refused request would let a
     // botnet flood the audit table, SPEC §8).
-    let attempt = await this.limiter?.beginMfa(ref.userId);
-    let accepted: { method: 'totp' | 'recovery_code'; fence: string; state: MfaState };
+    const attempt = await this.limiter.beginMfa(ref.userId);
+    let state: MfaState;
+    let outcome: MfaOutcome;
     try {
-      const state = await this.repository.findMfa(ref.userId);
+      const found = await this.repository.findMfa(ref.userId);
       // Disabled (or reset by support) since the password step: the challenge is worth nothing any more.
-      if (!state?.mfaEnabled || state.totpSecret === null) throw new DomainError('invalid_mfa_token');
-      const tried = await this.classify(state, factor);
-      const outcome = await this.mfa.settle(ref, tried);
+      if (!found?.mfaEnabled || found.totpSecret === null) throw new DomainError('invalid_mfa_token');
+      state = found;
+      outcome = await this.mfa.settle(ref, await this.classify(state, factor));
       if (outcome.status === 'invalid') throw new DomainError('invalid_mfa_token');
-      const method = factor.recoveryCode !== undefined ? 'recovery_code' : 'totp';
-      if (outcome.status !== 'accepted') {
-        await this.failed(state, client, 'login', outcome.status === 'replayed' ? 'replayed' : 'wrong_code', {
-          attempts_left: outcome.attemptsLeft,
-          method,
-        });
-        await attempt?.failed();
-        attempt = undefined;
-        throw new DomainError('mfa_code_rejected');
-      }
-      accepted = { method, fence: outcome.fence, state };
     } catch (error) {
-      await attempt?.abandoned().catch(() => undefined);
+      // No code was judged against a live challenge: the attempt does not count against the user.
+      await attempt.abandoned().catch(() => undefined);
       throw error;
     }
-    const { state } = accepted;
+    const method = factor.recoveryCode !== undefined ? 'recovery_code' : 'totp';
+    if (outcome.status !== 'accepted') {
+      await attempt.failed();
+      await this.failed(state, client, 'login', outcome.status === 'replayed' ? 'replayed' : 'wrong_code', {
+        attempts_left: outcome.attemptsLeft,
+        method,
+      });
+      throw new DomainError('mfa_code_rejected');
+    }
+    const accepted = { method, fence: outcome.fence };
     if (accepted.method === 'recovery_code') {
       // The challenge is used up already; a code used by a concurrent request in between fails this one.
       if (
@@ -150,14 +151,14 @@ export class MfaFacade {
           this.mfa.recoveryCodeHashes(factor.recoveryCode ?? ''),
         ))
       ) {
-        await attempt?.failed();
+        await attempt.failed();
         await this.failed(state, client, 'login', 'wrong_code', {
           attempts_left: 0,
           method: 'recovery_code',
         });
         throw new DomainError('mfa_code_rejected');
       }
-      await this.audit?.record({
+      await this.audit.record({
         event: 'recovery_code_used',
         userId: state.id,
         username: state.username,
@@ -165,9 +166,9 @@ export class MfaFacade {
         detail: { remaining: await this.repository.countRecoveryCodes(state.id) },
       });
     }
-    await attempt?.succeeded();
+    await attempt.succeeded();
     const grant = await this.sessions.start(state.id, client);
-    await this.audit?.record({
+    await this.audit.record({
       event: 'login_succeeded',
       userId: state.id,
       username: state.username,
@@ -189,7 +190,7 @@ export class MfaFacade {
       const state = await this.state(auth);
       if (!state.mfaEnabled || state.totpSecret === null) throw new DomainError('mfa_not_enabled');
       await this.checkPassword(state, currentPassword, client);
-      const attempt = await this.limiter?.beginMfa(state.id);
+      const attempt = await this.limiter.beginMfa(state.id);
       let ok: boolean;
       try {
         const tried = await this.classify(state, factor);
@@ -203,17 +204,17 @@ export class MfaFacade {
                 )
               : false;
       } catch (error) {
-        await attempt?.abandoned().catch(() => undefined);
+        await attempt.abandoned().catch(() => undefined);
         throw error;
       }
       if (!ok) {
-        await attempt?.failed();
+        await attempt.failed();
         await this.failed(state, client, 'disable', 'wrong_code', {});
         throw new DomainError('invalid_mfa_code');
       }
-      await attempt?.succeeded();
+      await attempt.succeeded();
       await this.repository.disableMfa(state.id);
-      await this.audit?.record({
+      await this.audit.record({
         event: 'mfa_disabled',
         userId: state.id,
         username: state.username,
@@ -238,7 +239,7 @@ export class MfaFacade {
       if (!(await this.repository.replaceRecoveryCodes(state.id, hashes))) {
         throw new DomainError('mfa_not_enabled');
       }
-      await this.audit?.record({
+      await this.audit.record({
         event: 'recovery_codes_regenerated',
         userId: state.id,
         username: state.username,
@@ -255,7 +256,7 @@ export class MfaFacade {
     if (!state) return false;
     const removed = await this.repository.disableMfa(userId);
     if (removed) {
-      await this.audit?.record({
+      await this.audit.record({
         event: 'mfa_disabled',
         userId,
         username: state.username,
@@ -273,19 +274,19 @@ export class MfaFacade {
 
   /** The account holder again: a wrong password is 403 and counts as a failed login for (username, IP). */
   private async checkPassword(state: MfaState, password: string, client: ClientInfo): Promise<void> {
-    const attempt = await this.limiter?.beginLogin(usernameKey(state.username), client.ip);
+    const attempt = await this.limiter.beginLogin(usernameKey(state.username), client.ip);
     let ok: boolean;
     try {
       ok = await this.users.passwordMatches(state.passwordHash, password);
     } catch (error) {
-      await attempt?.abandoned().catch(() => undefined);
+      await attempt.abandoned().catch(() => undefined);
       throw error;
     }
     if (!ok) {
-      await attempt?.failed();
+      await attempt.failed();
       throw new DomainError('wrong_current_password');
     }
-    await attempt?.succeeded();
+    await attempt.succeeded();
   }
 
   /** Whether the presented factor is right (recovery codes are only looked at here, used up later). */
@@ -310,7 +311,7 @@ export class MfaFacade {
     reason: string,
     detail: Record<string, string | number>,
   ): Promise<void> {
-    await this.audit?.record({
+    await this.audit.record({
       event: 'mfa_failed',
       userId: state.id,
       username: state.username,

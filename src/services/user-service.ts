@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js';
 import type { User, UserChanges, UserRepository } from '../repositories/user-repository.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
-import { usernameKey } from './password-policy.js';
+import { usernameKey } from '../domain/username.js';
 
 export interface AccountChanges {
   username?: string | undefined;
@@ -28,7 +28,7 @@ export interface UserServiceOptions {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   /** Called when a stored hash could not be upgraded (the login still succeeds). */
-  onRehashError?: (error: unknown) => void;
+  onRehashError: (error: unknown) => void;
 }
 
 /** Accounts: registration, credential checks with rehash-on-login, profile changes, deletion. */
@@ -42,7 +42,7 @@ export class UserService {
     this.users = options.users;
     this.hasher = options.hasher;
     this.policy = options.policy;
-    this.onRehashError = options.onRehashError ?? (() => undefined);
+    this.onRehashError = options.onRehashError;
   }
 
   /** Creates an account after every policy check; `username_taken` on a case-insensitive clash. */
@@ -57,18 +57,8 @@ export class UserService {
   }
 
   /**
-   * The user whose credentials these are, or `invalid_credentials` — the same error, and the same work, for an
-   * unknown user (a dummy hash is verified) as for a wrong password.
-   */
-  async verifyCredentials(username: string, password: string): Promise<User> {
-    const check = await this.checkCredentials(username, password);
-    if (!check.ok) throw new DomainError('invalid_credentials');
-    return check.user;
-  }
-
-  /**
-   * Like `verifyCredentials`, but says why a check failed, for the audit log only: clients always get the same
-   * `invalid_credentials`, after the same work.
+   * The user whose credentials these are, or why not, for the audit log only: clients always get the same
+   * `invalid_credentials`, after the same work (a dummy hash is verified for an unknown user).
    */
   async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
     const user = await this.users.findByUsernameKey(usernameKey(username));
@@ -143,6 +133,17 @@ export class UserService {
       passwordChanged: update.passwordHash !== undefined,
       usernameChanged: update.username !== undefined,
     };
+  }
+
+  /** Sets a new password without the current one (an operator's reset), after the password rules. */
+  async setPassword(userId: number, password: string): Promise<User> {
+    this.policy.checkPassword(password);
+    const current = await this.users.findById(userId);
+    if (!current) throw new DomainError('not_found', { message: 'no such user' });
+    this.policy.checkPasswordAgainstUsername(password, current.username);
+    const user = await this.users.update(userId, { passwordHash: await this.hasher.hash(password) });
+    if (!user) throw new DomainError('not_found', { message: 'no such user' });
+    return user;
   }
 
   async delete(userId: number): Promise<boolean> {

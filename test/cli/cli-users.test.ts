@@ -88,7 +88,7 @@ describe('keyward user and audit on the embedded stores', () => {
     );
     const json = await runCli(['user', 'list', '--json', '--limit', '1'], ws.env);
     assertExit(json, 0);
-    assert.deepEqual(jsonLines(json.stdout), [{ id: alice, username: 'alice' }]);
+    assert.deepEqual(jsonLines(json.stdout), [{ id: alice, username: 'alice', mfa_enabled: false }]);
   });
 
   it('user delete without a shared token store deletes and warns that sessions are out of reach', async () => {

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it as nodeIt } from 'node:test';
 import { DomainError, StoreUnavailableError } from '../../src/errors.js';
 import type { User, UserRepository } from '../../src/repositories/user-repository.js';
-import { normalizeUsername, usernameKey } from '../../src/services/password-policy.js';
+import { usernameKey } from '../../src/domain/username.js';
+import { normalizeUsername } from '../../src/services/password-policy.js';
 
 export interface RepositoryUnderTest {
   users: UserRepository;

@@ -17,10 +17,10 @@ await userRepositoryContract('KyselyUserRepository on PostgreSQL', async () => {
   const database = openDatabase(testDb.url);
   await migrateToLatest(database);
   return {
-    users: new KyselyUserRepository(database.db),
+    users: new KyselyUserRepository(database),
     unreachable: async () => {
       const down = openDatabase('postgres://postgres@127.0.0.1:1/test');
-      return { users: new KyselyUserRepository(down.db), close: () => down.close() };
+      return { users: new KyselyUserRepository(down), close: () => down.close() };
     },
     cleanup: async () => {
       await database.close();
@@ -78,13 +78,13 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     const database = openDatabase(testDb.url, { preparedStatements });
     try {
       await migrateToLatest(database);
-      const created = await new KyselyUserRepository(database.db).create({
+      const created = await new KyselyUserRepository(database).create({
         username: 'Prepared',
         usernameKey: `prepared-${String(preparedStatements)}`,
         passwordHash: 'not a real hash',
       });
       return await database.db.connection().execute(async (db) => {
-        const users = new KyselyUserRepository(db);
+        const users = new KyselyUserRepository({ ...database, db });
         assert.deepEqual(await users.findById(created.id), created);
         assert.deepEqual(
           await users.findById(created.id),

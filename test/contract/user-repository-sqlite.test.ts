@@ -13,7 +13,7 @@ async function onSqlite(title: string, withReader: boolean): Promise<void> {
     const database = openDatabase(`sqlite:${path.join(dir, 'users.db')}`);
     await migrateToLatest(database);
     const repository = (db: Database) =>
-      new KyselyUserRepository(db.db, undefined, undefined, withReader ? db.readRow : undefined);
+      new KyselyUserRepository(withReader ? db : { ...db, readRow: undefined });
     return {
       users: repository(database),
       unreachable: async () => {

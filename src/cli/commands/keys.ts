@@ -1,6 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs';
-import type { Config } from '../../config.js';
 import { sqliteFile } from '../../db/database.js';
+import { signingKeyOptions } from '../../deps.js';
 import {
   configuredKey,
   generateKeyFile,
@@ -14,15 +14,6 @@ import type { CliAuditEvent, CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
 import { reasonOf } from '../failure.js';
-
-function keyOptions(config: Config) {
-  return {
-    hmacSecret: config.jwt.hmacSecret,
-    privateKeyPem: config.jwt.privateKeyPem,
-    privateKeyFile: config.jwt.privateKeyFile,
-    keysDir: config.jwt.keysDir,
-  };
-}
 
 /** A failure to read a key is an expected, reportable problem (a stray or damaged file), not a crash. */
 function guarded<T>(what: string, work: () => T): T {
@@ -38,7 +29,7 @@ function directoryKeys(ctx: CliContext): SigningKey[] {
 }
 
 function overridingKey(ctx: CliContext): SigningKey | undefined {
-  return guarded('cannot load the configured key', () => configuredKey(keyOptions(ctx.config)));
+  return guarded('cannot load the configured key', () => configuredKey(signingKeyOptions(ctx.config)));
 }
 
 /** Why keys written to the directory do not sign, if something configured overrides them. */
@@ -233,7 +224,7 @@ function dataKeys(ctx: CliContext): DataKeyRing {
 
 async function listDataKeys(ctx: CliContext): Promise<void> {
   const ring = dataKeys(ctx);
-  const users = await ctx.users();
+  const { users } = await ctx.deps();
   const secrets = await secretsByKey(users, ring);
   const codes = await users.recoveryCodeKeys();
   const known = new Set(ring.all.map((key) => key.id));
@@ -261,7 +252,7 @@ async function listDataKeys(ctx: CliContext): Promise<void> {
 }
 
 async function reencrypt(ctx: CliContext, ring: DataKeyRing): Promise<void> {
-  const result = await reencryptSecrets(await ctx.users(), ring);
+  const result = await reencryptSecrets((await ctx.deps()).users, ring);
   ctx.out(
     `re-encrypted ${result.reencrypted} secret row(s) under ${ring.current?.id ?? '-'}; ${result.current} already were`,
   );

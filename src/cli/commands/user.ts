@@ -1,10 +1,9 @@
 import { parseLimit } from '../args.js';
 import type { CliContext } from '../cli-context.js';
+import { userView } from '../../facades/user-facade.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
-import { PasswordHasher } from '../../services/password-hasher.js';
-import { PasswordPolicy, usernameKey } from '../../services/password-policy.js';
-import { UserService } from '../../services/user-service.js';
+import { usernameKey } from '../../domain/username.js';
 import type { User } from '../../repositories/user-repository.js';
 
 const MEMORY_STORE_NOTE =
@@ -17,8 +16,14 @@ async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string
   throw usageError('no password given: pipe it in with --password-stdin, or set KEYWARD_PASSWORD');
 }
 
+/** How many sessions a change revoked, or a warning when they were out of reach (null). */
+function reportRevoked(ctx: CliContext, revoked: number | null): void {
+  if (revoked === null) ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+  else ctx.out(`revoked ${revoked} session(s)`);
+}
+
 async function findUser(ctx: CliContext, username: string): Promise<User> {
-  const users = await ctx.users();
+  const { users } = await ctx.deps();
   const user = await users.findByUsernameKey(usernameKey(username));
   if (!user) throw new CliError(`no user named ${JSON.stringify(username)}`);
   return { id: user.id, username: user.username, mfaEnabled: user.mfaEnabled };
@@ -43,25 +48,33 @@ const create: Command = {
   async run(ctx, { values, positionals }) {
     const [username = ''] = positionals;
     const password = await readPassword(ctx, values['password-stdin'] === true);
-    const users = await ctx.users();
-    const { passwords } = ctx.config;
-    const hasher = new PasswordHasher({
-      argon2: passwords.argon2,
-      concurrency: 1,
-      queueLimit: 0,
-      nice: passwords.hashNice,
-    });
-    const service = new UserService({
-      users,
-      hasher,
-      policy: new PasswordPolicy({ minLength: passwords.minLength, maxLength: passwords.maxLength }),
-    });
-    const store = await ctx.sharedTokenStore();
-    const user = await service.register(username, password).finally(() => hasher.close());
-    // As POST /user does: a token store that outlived a database reset could hold sessions for this id.
-    await store?.revokeUserSessions(user.id, ctx.io.now());
-    await ctx.audit({ event: 'signup', userId: user.id, username: user.username });
+    const { userFacade } = await ctx.deps();
+    await ctx.sessionsInReach();
+    const user = await userFacade.createUser(username, password);
     ctx.out(`created user ${JSON.stringify(user.username)} (id ${user.id})`);
+    return EXIT_OK;
+  },
+};
+
+const setPassword: Command = {
+  name: 'set-password',
+  summary: "Set a user's password (same password rules as PUT /user) and revoke all of its sessions",
+  positionals: ['username'],
+  options: { 'password-stdin': { type: 'boolean' } },
+  optionHelp: [
+    ['--password-stdin', 'read the password from standard input (one trailing newline is dropped)'],
+  ],
+  details: `For an account whose owner lost the password: the current one is not asked for. Every session of the
+user is revoked, as a password change over HTTP revokes every session but the caller's. The password is read
+as by 'keyward user create' (--password-stdin or KEYWARD_PASSWORD, never an argument). The username is matched
+case-insensitively. Without REDIS_URL ${MEMORY_STORE_NOTE}.`,
+  async run(ctx, { values, positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const password = await readPassword(ctx, values['password-stdin'] === true);
+    await ctx.sessionsInReach();
+    const { sessionsRevoked } = await (await ctx.deps()).userFacade.setPassword(user.id, password);
+    ctx.out(`set the password of ${JSON.stringify(user.username)} (id ${user.id})`);
+    reportRevoked(ctx, sessionsRevoked);
     return EXIT_OK;
   },
 };
@@ -76,10 +89,10 @@ const list: Command = {
   ],
   async run(ctx, { values }) {
     const limit = parseLimit(values.limit, 100, 100_000);
-    const users = await ctx.users();
+    const { users } = await ctx.deps();
     const [rows, total] = await Promise.all([users.list({ limit }), users.count()]);
     if (values.json === true) {
-      for (const user of rows) ctx.out(JSON.stringify(user));
+      for (const user of rows) ctx.out(JSON.stringify(userView(user)));
       return EXIT_OK;
     }
     const width = Math.max(2, ...rows.map((u) => String(u.id).length));
@@ -99,20 +112,10 @@ const remove: Command = {
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
     // Reach the token store first, so that an unreachable store fails before anything is deleted.
-    const store = await ctx.sharedTokenStore();
-    const users = await ctx.users();
-    await users.delete(user.id);
-    const revoked = (await store?.revokeUserSessions(user.id, ctx.io.now())) ?? 0;
-    await ctx.audit({
-      event: 'account_deleted',
-      userId: user.id,
-      username: user.username,
-      // null: sessions live in the servers' memory, out of reach (see the warning printed below).
-      detail: { sessions_revoked: store ? revoked : null },
-    });
+    await ctx.sessionsInReach();
+    const { sessionsRevoked: revoked } = await (await ctx.deps()).userFacade.deleteUser(user.id);
     ctx.out(`deleted user ${JSON.stringify(user.username)} (id ${user.id})`);
-    if (store) ctx.out(`revoked ${revoked} session(s)`);
-    else ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+    reportRevoked(ctx, revoked);
     return EXIT_OK;
   },
 };
@@ -126,18 +129,11 @@ again (POST /mfa/totp/setup). Their sessions are kept; run 'keyward user revoke-
 may be in someone else's hands. Audited as mfa_disabled (by: cli).`,
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
-    const users = await ctx.users();
-    const removed = await users.disableMfa(user.id);
+    const removed = await (await ctx.deps()).mfaFacade.reset(user.id, 'cli');
     if (!removed) {
       ctx.out(`${JSON.stringify(user.username)} has no second factor: nothing to reset`);
       return EXIT_OK;
     }
-    await ctx.audit({
-      event: 'mfa_disabled',
-      userId: user.id,
-      username: user.username,
-      detail: { by: 'cli' },
-    });
     ctx.out(`removed the second factor of ${JSON.stringify(user.username)} (id ${user.id})`);
     return EXIT_OK;
   },
@@ -150,10 +146,8 @@ const revokeSessions: Command = {
   details: `Needs the shared token store (REDIS_URL): without it ${MEMORY_STORE_NOTE}.`,
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
-    const store = await ctx.sharedTokenStore();
-    if (!store) throw new CliError(`cannot revoke sessions: ${MEMORY_STORE_NOTE}`);
-    const revoked = await store.revokeUserSessions(user.id, ctx.io.now());
-    await ctx.audit({ event: 'logout_all', userId: user.id, username: user.username, detail: { revoked } });
+    if (!(await ctx.sessionsInReach())) throw new CliError(`cannot revoke sessions: ${MEMORY_STORE_NOTE}`);
+    const revoked = await (await ctx.deps()).authFacade.revokeUserSessions(user.id);
     ctx.out(`revoked ${revoked} session(s) of ${JSON.stringify(user.username)}`);
     return EXIT_OK;
   },
@@ -162,5 +156,5 @@ const revokeSessions: Command = {
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, remove, revokeSessions, mfaReset],
+  commands: [create, list, setPassword, remove, revokeSessions, mfaReset],
 };
