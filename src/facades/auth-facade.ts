@@ -82,7 +82,9 @@ export class AuthFacade {
     }
     let check;
     try {
-      check = await this.users.checkCredentials(username, password);
+      check = await this.users.checkCredentials(username, password, (userId) =>
+        this.sessions.generation(userId),
+      );
     } catch (error) {
       // Server busy or a store down: the attempt never reached the password, so it does not count.
       await attempt.abandoned().catch(() => undefined);
@@ -101,7 +103,9 @@ export class AuthFacade {
     }
     await attempt.succeeded();
     if (check.user.mfaEnabled) {
-      const challenge = await this.secondFactor.challenge(check.user.id, '');
+      // The generation read before the password check travels with the challenge: the session that the second
+      // step opens is fenced exactly as this one would have been.
+      const challenge = await this.secondFactor.challenge(check.user.id, check.generation);
       await this.audit.record({
         event: 'login_mfa_required',
         userId: check.user.id,
@@ -110,7 +114,22 @@ export class AuthFacade {
       });
       return challenge;
     }
-    const grant = await this.sessions.start(check.user.id, client);
+    let grant;
+    try {
+      grant = await this.sessions.start(check.user.id, client, check.generation);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'invalid_credentials') {
+        // A fence (password change, deletion, logout_all…) came between the check and the session.
+        await this.audit.record({
+          event: 'login_failed',
+          userId: check.user.id,
+          username,
+          ...origin(client),
+          detail: { reason: 'fenced' },
+        });
+      }
+      throw error;
+    }
     await this.audit.record({
       event: 'login_succeeded',
       userId: check.user.id,

@@ -167,7 +167,24 @@ export class MfaFacade {
       });
     }
     await attempt.succeeded();
-    const grant = await this.sessions.start(state.id, client);
+    let grant;
+    try {
+      grant = await this.sessions.start(state.id, client, accepted.fence);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'invalid_credentials') {
+        // A fence (password change, reset, deletion, logout_all…) came after the password step: what it checked is
+        // no longer the truth, and the mfa_token is already used up.
+        await this.audit.record({
+          event: 'login_failed',
+          userId: state.id,
+          username: state.username,
+          ...origin(client),
+          detail: { reason: 'fenced', mfa: method },
+        });
+        throw new DomainError('invalid_mfa_token');
+      }
+      throw error;
+    }
     await this.audit.record({
       event: 'login_succeeded',
       userId: state.id,

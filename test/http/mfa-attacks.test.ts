@@ -105,6 +105,24 @@ describe('MFA attacks', () => {
     );
   });
 
+  it('a fence between the password step and the code: the second step opens no session', async () => {
+    const user = await enrolledUser(t.app, clock);
+    clock.at += STEP;
+    const token = await mfaToken(t.app, user.username);
+    const changed = await t.app.inject({
+      method: 'PUT',
+      url: '/user',
+      headers: bearer(user.token),
+      payload: { password: 'a brand new passphrase 9', current_password: PASSWORD },
+    });
+    assertOk(changed);
+    assertError(
+      await verify(t.app, { mfa_token: token, code: totpCode(user.secret, clock.at) }),
+      401,
+      'invalid_mfa_token',
+    );
+  });
+
   it('brute force: five wrong codes kill an mfa_token; a fresh one still needs the right code', async () => {
     const user = await enrolledUser(t.app, clock);
     clock.at += STEP;
