@@ -3,8 +3,10 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
+import { AdminFacade } from './facades/admin-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
 import { MfaFacade } from './facades/mfa-facade.js';
+import { OAuthFacade } from './facades/oauth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
@@ -14,6 +16,7 @@ import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
 import { AuditLog, origin } from './services/audit-log.js';
 import { loadDataKeyRing, type DataKeyRing } from './services/data-key.js';
+import { ClientAuthenticator } from './services/client-authenticator.js';
 import { Metrics } from './services/metrics.js';
 import { MfaService } from './services/mfa-service.js';
 import { PasswordHasher } from './services/password-hasher.js';
@@ -49,6 +52,8 @@ export interface Deps {
   mfaFacade: MfaFacade;
   opsFacade: OpsFacade;
   dataKeys: DataKeyRing;
+  adminFacade: AdminFacade;
+  oauthFacade: OAuthFacade;
 }
 
 export interface DepsOverrides {
@@ -225,6 +230,10 @@ function assemble(config: Config, base: Foundation): Deps {
   });
   const sessions = new SessionService({
     store: tokenStore,
+    currentRoles: async (userId) => {
+      const user = await users.findById(userId);
+      return user && !user.disabled ? user.roles : undefined;
+    },
     tokens,
     refreshTokens: new RefreshTokens(keys.refreshSecret),
     rotation: config.tokens.rotation,
@@ -281,6 +290,14 @@ function assemble(config: Config, base: Foundation): Deps {
     mfaFacade,
     dataKeys: base.dataKeys,
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
+    adminFacade: new AdminFacade(userService, sessions, audit),
+    oauthFacade: new OAuthFacade({
+      sessions,
+      clients: new ClientAuthenticator(config.introspectionClients),
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      audit,
+    }),
   };
 }
 

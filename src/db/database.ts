@@ -21,6 +21,10 @@ export interface UserTable {
   password_hash: string;
   created_at: string;
   updated_at: string;
+  /** The user's roles, a JSON array of strings (migration 007). */
+  roles: Generated<string>;
+  /** 1 when an admin disabled the account (migration 007): its logins fail like a wrong password. */
+  disabled: Generated<number>;
   /** The confirmed TOTP secret, encrypted (data-key.ts); null without a second factor. */
   totp_secret: string | null;
   /** A TOTP secret set up but not yet confirmed, encrypted. */

@@ -12,11 +12,12 @@ import type { FacadeGuards } from './auth-facade.js';
 export interface UserView {
   id: number;
   username: string;
+  roles: string[];
   mfa_enabled: boolean;
 }
 
 export function userView(user: User): UserView {
-  return { id: user.id, username: user.username, mfa_enabled: user.mfaEnabled };
+  return { id: user.id, username: user.username, roles: user.roles, mfa_enabled: user.mfaEnabled };
 }
 
 export interface UserFacadeOptions extends FacadeGuards {

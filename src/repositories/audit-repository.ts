@@ -23,7 +23,11 @@ export type AuditEventName =
   | 'recovery_code_used'
   | 'recovery_codes_regenerated'
   | 'data_key_added'
-  | 'data_key_rotated';
+  | 'data_key_rotated'
+  | 'roles_changed'
+  | 'account_disabled'
+  | 'account_enabled'
+  | 'sessions_revoked_by_admin';
 
 /** Plain, secret-free values only: ids, counts, reasons. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Database, DatabaseSchema, RowReader } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type {
@@ -12,23 +12,6 @@ import type {
   UserWithHash,
 } from './user-repository.js';
 
-/** A users row as the look-ups select it: `mfa_enabled` is an integer on both dialects. */
-interface UserRow {
-  id: number;
-  username: string;
-  mfa_enabled: number;
-}
-
-function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, mfaEnabled: row.mfa_enabled === 1 };
-}
-
-function toUserWithHash(row: UserRow & { passwordHash: string }): UserWithHash {
-  return { ...toUser(row), passwordHash: row.passwordHash };
-}
-
-const USER_COLUMNS = ['id', 'username', 'mfa_enabled'] as const;
-
 const UNIQUE_VIOLATIONS = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505']);
 
 /** The error a driver's error becomes: a unique violation is the input's fault, anything else the store's. */
@@ -37,6 +20,54 @@ function translate(error: unknown): Error {
   if (typeof code === 'string' && UNIQUE_VIOLATIONS.has(code))
     return new DomainError('username_taken', { cause: error });
   return new StoreUnavailableError(error);
+}
+
+/** A users row as selected (roles as JSON text, disabled and mfa_enabled as 0/1 on both dialects). */
+interface UserRow {
+  id: number;
+  username: string;
+  roles: string;
+  disabled: number | boolean;
+  mfa_enabled: number | boolean;
+}
+
+interface UserRowWithHash extends UserRow {
+  passwordHash: string;
+}
+
+const USER_COLUMNS = ['id', 'username', 'roles', 'disabled', 'mfa_enabled'] as const;
+
+function parseRoles(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value)) return value.filter((role): role is string => typeof role === 'string');
+  } catch {
+    // A row edited by hand into something that is not JSON has no roles rather than failing every request.
+  }
+  return [];
+}
+
+function toUser(row: UserRow): User;
+function toUser(row: UserRow | undefined): User | undefined;
+function toUser(row: UserRow | undefined): User | undefined {
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    username: row.username,
+    roles: parseRoles(row.roles),
+    disabled: Boolean(row.disabled),
+    mfaEnabled: Boolean(row.mfa_enabled),
+  };
+}
+
+function toUserWithHash(row: UserRowWithHash | undefined): UserWithHash | undefined {
+  if (!row) return undefined;
+  return { ...toUser(row), passwordHash: row.passwordHash };
+}
+
+/** A LIKE pattern that matches `text` anywhere, its own `%`, `_` and `\` taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
@@ -65,8 +96,8 @@ export class KyselyUserRepository implements UserRepository {
    * query tree and compile it to SQL on each call. Only the parameter changes between calls.
    */
   private readonly byId: CompiledQuery<UserRow>;
-  /** The look-up of every login, compiled once in the same way (mfa_enabled comes with it: no second query). */
-  private readonly byUsernameKey: CompiledQuery<UserRow & { passwordHash: string }>;
+  /** The look-up of every login, compiled once in the same way. */
+  private readonly byUsernameKey: CompiledQuery<UserRowWithHash>;
 
   private readonly db: Kysely<DatabaseSchema>;
   private readonly deadlineMs: number | undefined;
@@ -129,27 +160,26 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findById(id: number): Promise<User | undefined> {
-    const row = await this.readOne(this.byId, [id]);
-    return row && toUser(row);
+    return toUser(await this.readOne(this.byId, [id]));
   }
 
   findWithHashById(id: number): Promise<UserWithHash | undefined> {
-    return this.guarded(async () => {
-      const row = await this.db
-        .selectFrom('users')
-        .select([...USER_COLUMNS, 'password_hash as passwordHash'])
-        .where('id', '=', id)
-        .executeTakeFirst();
-      return row && toUserWithHash(row);
-    });
+    return this.guarded(async () =>
+      toUserWithHash(
+        await this.db
+          .selectFrom('users')
+          .select([...USER_COLUMNS, 'password_hash as passwordHash'])
+          .where('id', '=', id)
+          .executeTakeFirst(),
+      ),
+    );
   }
 
   async findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
     // No stored username can hold a NUL (the policy refuses control characters), and PostgreSQL would fail the
     // query on one: a login, or a CLI look-up, with such a name is simply not found.
     if (key.includes('\u0000')) return undefined;
-    const row = await this.readOne(this.byUsernameKey, [key]);
-    return row && toUserWithHash(row);
+    return toUserWithHash(await this.readOne(this.byUsernameKey, [key]));
   }
 
   update(id: number, changes: UserChanges): Promise<User | undefined> {
@@ -162,14 +192,41 @@ export class KyselyUserRepository implements UserRepository {
         values.username_key = changes.username.key;
       }
       if (changes.passwordHash !== undefined) values.password_hash = changes.passwordHash;
-      const row = await this.db
-        .updateTable('users')
-        .set(values)
-        .where('id', '=', id)
-        .returning(USER_COLUMNS)
-        .executeTakeFirst();
-      return row && toUser(row);
+      return toUser(
+        await this.db
+          .updateTable('users')
+          .set(values)
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      );
     });
+  }
+
+  setRoles(id: number, roles: readonly string[]): Promise<User | undefined> {
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .updateTable('users')
+          .set({ roles: JSON.stringify(roles), updated_at: this.now().toISOString() })
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      ),
+    );
+  }
+
+  setDisabled(id: number, disabled: boolean): Promise<User | undefined> {
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .updateTable('users')
+          .set({ disabled: disabled ? 1 : 0, updated_at: this.now().toISOString() })
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      ),
+    );
   }
 
   replaceHash(id: number, expected: string, next: string): Promise<boolean> {
@@ -191,16 +248,20 @@ export class KyselyUserRepository implements UserRepository {
     });
   }
 
-  list(options: { limit: number; afterId?: number }): Promise<User[]> {
+  list(options: { limit: number; afterId?: number; query?: string }): Promise<User[]> {
+    const { query } = options;
+    // PostgreSQL refuses a NUL in a text parameter, and no username key holds one.
+    if (query?.includes('\u0000')) return Promise.resolve([]);
     return this.guarded(async () => {
-      const rows = await this.db
+      let select = this.db
         .selectFrom('users')
         .select(USER_COLUMNS)
-        .where('id', '>', options.afterId ?? 0)
-        .orderBy('id')
-        .limit(options.limit)
-        .execute();
-      return rows.map(toUser);
+        .where('id', '>', options.afterId ?? 0);
+      if (query !== undefined && query !== '') {
+        select = select.where(sql<boolean>`username_key like ${containsPattern(query)} escape '\\'`);
+      }
+      const rows = await select.orderBy('id').limit(options.limit).execute();
+      return rows.map((row) => toUser(row));
     });
   }
 
@@ -231,7 +292,8 @@ export class KyselyUserRepository implements UserRepository {
         ])
         .where('id', '=', id)
         .executeTakeFirst();
-      return row && { ...toUserWithHash(row), totpSecret: row.totpSecret, totpPending: row.totpPending };
+      const user = toUserWithHash(row);
+      return user && { ...user, totpSecret: row?.totpSecret ?? null, totpPending: row?.totpPending ?? null };
     });
   }
 

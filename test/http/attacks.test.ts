@@ -672,6 +672,7 @@ for (const mode of REPLAY_MODES) {
         id: reborn.userId,
         username: old.username,
         mfa_enabled: false,
+        roles: [],
       });
     });
 

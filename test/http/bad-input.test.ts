@@ -107,6 +107,7 @@ describe('request bodies', () => {
     assert.deepEqual(Object.keys(res.json<{ user: object }>().user).sort(), [
       'id',
       'mfa_enabled',
+      'roles',
       'username',
     ]);
   });

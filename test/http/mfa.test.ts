@@ -155,6 +155,7 @@ for (const store of STORES) {
         assert.deepEqual(me.json<UserBody>().user, {
           id: user.userId,
           username: user.username,
+          roles: [],
           mfa_enabled: false,
         });
       });

@@ -37,7 +37,7 @@ describe('POST /user', () => {
     assert.ok(Number.isSafeInteger(body.user.id) && body.user.id > 0);
     assert.deepEqual(body, {
       message: 'User created successfully',
-      user: { id: body.user.id, username, mfa_enabled: false },
+      user: { id: body.user.id, username, roles: [], mfa_enabled: false },
     });
   });
 
@@ -179,7 +179,7 @@ describe('GET /user', () => {
     assertOk(res);
     const body = res.json<UserBody>();
     assert.deepEqual(body, {
-      user: { id: s.userId, username: s.username, mfa_enabled: false },
+      user: { id: s.userId, username: s.username, roles: [], mfa_enabled: false },
       token: body.token,
     });
     assert.notEqual(body.token, s.token);
@@ -250,7 +250,7 @@ describe('PUT /user', () => {
     const body = res.json<UserBody & { message: string }>();
     assert.deepEqual(body, {
       message: 'User updated successfully',
-      user: { id: s.userId, username: newName, mfa_enabled: false },
+      user: { id: s.userId, username: newName, roles: [], mfa_enabled: false },
       token: body.token,
     });
     await expectDead(t.app, s.token);
@@ -408,6 +408,7 @@ describe('DELETE /user', () => {
     assert.deepEqual(res.json<UserBody>().user, {
       id: again.userId,
       username: s.username,
+      roles: [],
       mfa_enabled: false,
     });
   });
