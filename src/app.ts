@@ -19,6 +19,7 @@ import { portalPages } from './portal/pages.js';
 import './http/route-config.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { authRoutes } from './routes/auth-routes.js';
+import { mfaRoutes } from './routes/mfa-routes.js';
 import { oauthRoutes } from './routes/oauth-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
@@ -149,6 +150,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(userRoutes, { users: deps.userFacade });
   await app.register(authRoutes, { auth: deps.authFacade });
   await app.register(sessionRoutes, { auth: deps.authFacade });
+  await app.register(mfaRoutes, { mfa: deps.mfaFacade });
   await app.register(opsRoutes, { ops: deps.opsFacade });
   await app.register(adminRoutes, { admin: deps.adminFacade });
   await app.register(oauthRoutes, { oauth: deps.oauthFacade });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { parseDataKeyList } from './services/data-key.js';
 import type { HostPort, RedisTarget } from './stores/redis-client.js';
 
 // `host:port[,host:port…]`, IPv6 hosts in brackets.
@@ -74,10 +75,14 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_LOGIN_IP: Count(100, 'login attempts per IP per window'),
   RATE_LIMIT_SIGNUP_IP: Count(20, 'signups per IP per window'),
   RATE_LIMIT_WINDOW: Seconds(900, 'rate-limit window'),
+  RATE_LIMIT_MFA: Count(10, 'second-factor codes tried per user per window'),
 
   PORTAL: Type.Enum(['on', 'off'], { default: 'on' }),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
   AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36500, default: 90 }),
+
+  MFA_ISSUER: Type.String({ minLength: 1, maxLength: 64, default: 'Keyward' }),
+  DATA_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -220,12 +225,19 @@ function toConfig(env: Env) {
       loginFailures: env.RATE_LIMIT_LOGIN_FAILURES,
       loginPerIp: env.RATE_LIMIT_LOGIN_IP,
       signupPerIp: env.RATE_LIMIT_SIGNUP_IP,
+      mfaPerUser: env.RATE_LIMIT_MFA,
       windowSec: env.RATE_LIMIT_WINDOW,
     },
     /** The account portal at /account (SPEC §11); `secureCookies` when PUBLIC_URL is https. */
     portal: {
       enabled: env.PORTAL === 'on',
       secureCookies: env.PUBLIC_URL?.startsWith('https://') ?? false,
+    },
+    mfa: {
+      issuer: env.MFA_ISSUER,
+      /** DATA_ENCRYPTION_KEY's keys (the first encrypts); undefined: key files in DATA_DIR/keys. */
+      dataKeys: env.DATA_ENCRYPTION_KEY === undefined ? undefined : parseDataKeyList(env.DATA_ENCRYPTION_KEY),
+      keysDir: path.join(dataDir, 'keys'),
     },
   };
 }
@@ -318,6 +330,16 @@ function crossFieldProblems(env: Env): string[] {
   problems.push(...introspectionClientProblems(env.INTROSPECTION_CLIENTS));
   if (env.REFRESH_TOKEN_SECRET !== undefined && Buffer.byteLength(env.REFRESH_TOKEN_SECRET) < 32) {
     problems.push('REFRESH_TOKEN_SECRET: must be at least 32 bytes');
+  }
+  if (env.DATA_ENCRYPTION_KEY !== undefined) {
+    try {
+      if (parseDataKeyList(env.DATA_ENCRYPTION_KEY).length === 0) throw new Error('lists no key');
+    } catch (error) {
+      problems.push(
+        `DATA_ENCRYPTION_KEY: ${(error as Error).message}; each comma-separated key is 32 random bytes in base64 ` +
+          '(`openssl rand -base64 32`)',
+      );
+    }
   }
   problems.push(...trustProxyProblems(env.TRUST_PROXY));
   const redisModes = [

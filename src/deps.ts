@@ -5,6 +5,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
 import { AdminFacade } from './facades/admin-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
+import { MfaFacade } from './facades/mfa-facade.js';
 import { OAuthFacade } from './facades/oauth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
@@ -15,8 +16,10 @@ import type { UserRepository } from './repositories/user-repository.js';
 import { prettyDestination } from './pretty-log.js';
 import { redactLogLine } from './redact-log-line.js';
 import { AuditLog, origin } from './services/audit-log.js';
+import { loadDataKeyRing, type DataKeyRing } from './services/data-key.js';
 import { ClientAuthenticator } from './services/client-authenticator.js';
 import { Metrics } from './services/metrics.js';
+import { MfaService } from './services/mfa-service.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
 import { RateLimiter } from './services/rate-limiter.js';
@@ -47,7 +50,9 @@ export interface Deps {
   sessions: SessionService;
   userFacade: UserFacade;
   authFacade: AuthFacade;
+  mfaFacade: MfaFacade;
   opsFacade: OpsFacade;
+  dataKeys: DataKeyRing;
   adminFacade: AdminFacade;
   oauthFacade: OAuthFacade;
 }
@@ -165,6 +170,8 @@ interface Foundation {
   database: Database;
   redis: Redis | Cluster | undefined;
   keys: KeySet;
+  /** The data keys that encrypt TOTP secrets (the CLI's may be empty: it never encrypts through the facades). */
+  dataKeys: DataKeyRing;
   /** Process metrics (CPU, memory, event loop) are for a server, not for a one-off command. */
   processMetrics: boolean;
   /** Whether a hash's duration counts in the metrics yet (not the warm-up's). */
@@ -274,6 +281,13 @@ function assemble(config: Config, base: Foundation): Deps {
     },
   });
   const guards = { limiter: rateLimiter, audit };
+  const mfaFacade = new MfaFacade(
+    userService,
+    users,
+    sessions,
+    new MfaService({ keys: base.dataKeys, store: tokenStore, issuer: config.mfa.issuer, now }),
+    guards,
+  );
   return {
     logger,
     database,
@@ -290,7 +304,9 @@ function assemble(config: Config, base: Foundation): Deps {
       ...guards,
       sessionsOutOfReach: base.sessionsOutOfReach,
     }),
-    authFacade: new AuthFacade(userService, sessions, guards),
+    authFacade: new AuthFacade(userService, sessions, guards, mfaFacade),
+    mfaFacade,
+    dataKeys: base.dataKeys,
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
     adminFacade: new AdminFacade(userService, sessions, audit),
     oauthFacade: new OAuthFacade({
@@ -316,6 +332,8 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   }
   const keys = loadKeySet(signingKeyOptions(config));
   logger.info({ kid: keys.signer.kid, alg: keys.signer.alg, keys: keys.byKid.size }, 'signing key loaded');
+  const dataKeys = loadDataKeyRing({ configured: config.mfa.dataKeys, keysDir: config.mfa.keysDir });
+  logger.info({ data_key: dataKeys.current?.id, keys: dataKeys.all.length }, 'data key loaded');
   const redis = await createRedis(config, logger);
   // The warm-up verification at start is no client's password: the hash metrics begin once it is done.
   let serving = false;
@@ -325,6 +343,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     database,
     redis,
     keys,
+    dataKeys,
     processMetrics: true,
     observeHashes: () => serving,
     sessionsOutOfReach: false,
@@ -365,6 +384,11 @@ export async function createCliDeps(config: Config, options: CliDepsOptions): Pr
     database: options.database,
     redis,
     keys: throwawayKeySet(),
+    dataKeys: loadDataKeyRing({
+      configured: config.mfa.dataKeys,
+      keysDir: config.mfa.keysDir,
+      generate: false,
+    }),
     processMetrics: false,
     observeHashes: () => true,
     auditDetail: { via: 'cli' },

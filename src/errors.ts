@@ -21,12 +21,25 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'Request body is too large' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   rate_limited: { status: 429, message: 'Too many requests' },
+  invalid_mfa_code: { status: 400, message: 'Invalid authentication code' },
+  // The same code on the wire, 401 where the code is the credential (POST /mfa/verify, SPEC §10).
+  mfa_code_rejected: { status: 401, message: 'Invalid authentication code', wire: 'invalid_mfa_code' },
+  invalid_mfa_token: { status: 401, message: 'Invalid or expired MFA token' },
+  mfa_already_enabled: { status: 409, message: 'Two-factor authentication is already enabled' },
+  mfa_not_enabled: { status: 409, message: 'Two-factor authentication is not enabled' },
+  mfa_setup_required: { status: 409, message: 'Two-factor setup has not been started' },
   internal_error: { status: 500, message: 'Internal server error' },
   store_unavailable: { status: 503, message: 'Service temporarily unavailable' },
   server_busy: { status: 503, message: 'Server is busy, retry shortly' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; wire?: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The code a client sees: the catalogue key, or the `wire` code an entry shares with another status. */
+export function wireCode(code: ErrorCode): string {
+  const entry = ERRORS[code];
+  return 'wire' in entry ? entry.wire : code;
+}
 
 export interface DomainErrorOptions {
   message?: string;

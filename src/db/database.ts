@@ -26,6 +26,21 @@ export interface UserTable {
   roles: Generated<string>;
   /** 1 when an admin disabled the account (migration 007): its logins fail like a wrong password. */
   disabled: Generated<number>;
+  /** The confirmed TOTP secret, encrypted (data-key.ts); null without a second factor. */
+  totp_secret: string | null;
+  /** A TOTP secret set up but not yet confirmed, encrypted. */
+  totp_pending: string | null;
+  /** 1 once TOTP is confirmed (an integer on both dialects). */
+  mfa_enabled: Generated<number>;
+}
+
+export interface RecoveryCodeTable {
+  id: Generated<number>;
+  user_id: number;
+  /** The data key whose derived HMAC key made `code_hash`. */
+  key_id: string;
+  code_hash: string;
+  created_at: string;
 }
 
 export interface AuditEventTable {
@@ -43,6 +58,7 @@ export interface AuditEventTable {
 export interface DatabaseSchema {
   users: UserTable;
   audit_events: AuditEventTable;
+  recovery_codes: RecoveryCodeTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

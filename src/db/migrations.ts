@@ -60,6 +60,41 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('audit_events').dropColumn('request_id').execute();
       },
     },
+    '006_mfa_totp': {
+      async up(db: Db) {
+        // The TOTP secret is stored encrypted (src/services/data-key.ts): `totp_pending` between setup and
+        // confirm, `totp_secret` once confirmed. SQLite adds one column per ALTER TABLE.
+        await db.schema.alterTable('users').addColumn('totp_secret', 'text').execute();
+        await db.schema.alterTable('users').addColumn('totp_pending', 'text').execute();
+        await db.schema
+          .alterTable('users')
+          .addColumn('mfa_enabled', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .createTable('recovery_codes')
+          .addColumn('id', 'integer', (col) =>
+            dialect === 'sqlite'
+              ? col.primaryKey().autoIncrement()
+              : col.primaryKey().generatedAlwaysAsIdentity(),
+          )
+          .addColumn('user_id', 'integer', (col) => col.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('key_id', 'text', (col) => col.notNull())
+          .addColumn('code_hash', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'text', (col) => col.notNull())
+          .execute();
+        await db.schema
+          .createIndex('recovery_codes_user_hash')
+          .on('recovery_codes')
+          .columns(['user_id', 'code_hash'])
+          .execute();
+      },
+      async down(db: Db) {
+        await db.schema.dropTable('recovery_codes').execute();
+        await db.schema.alterTable('users').dropColumn('mfa_enabled').execute();
+        await db.schema.alterTable('users').dropColumn('totp_pending').execute();
+        await db.schema.alterTable('users').dropColumn('totp_secret').execute();
+      },
+    },
     '007_roles_users': {
       async up(db: Db) {
         // Roles as one JSON array per user: they are read with the user's row (login, refresh, admin API) and

@@ -5,6 +5,7 @@ import type { LoginAttempt, RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo } from '../domain/client-info.js';
 import type { Grant, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
+import type { MfaFacade, MfaRequired } from './mfa-facade.js';
 
 export interface TokenResponse {
   token: string;
@@ -23,7 +24,7 @@ export interface SessionView {
   current: boolean;
 }
 
-function tokenResponse(grant: Grant): TokenResponse {
+export function tokenResponse(grant: Grant): TokenResponse {
   return {
     token: grant.accessToken,
     access_token: grant.accessToken,
@@ -48,16 +49,23 @@ export class AuthFacade {
     private readonly users: UserService,
     private readonly sessions: SessionService,
     guards: FacadeGuards,
+    /** The second step of a login, for users with a second factor (SPEC §10). */
+    private readonly secondFactor: Pick<MfaFacade, 'challenge'>,
   ) {
     this.limiter = guards.limiter;
     this.audit = guards.audit;
   }
 
   /**
-   * Checks credentials and opens a session. The rate limits are checked before any password work, so a refused
-   * attempt costs no hashing time.
+   * Checks credentials and opens a session, or, for a user with a second factor, answers with an mfa_token for
+   * `POST /mfa/verify` instead. The rate limits are checked before any password work, so a refused attempt costs
+   * no hashing time; a wrong password gets the same answer whether or not the user has a second factor.
    */
-  async authenticate(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
+  async authenticate(
+    username: string,
+    password: string,
+    client: ClientInfo,
+  ): Promise<TokenResponse | MfaRequired> {
     // A refusal by a rate limit is counted in metrics (keyward_rate_limit_rejections_total), not audited: a
     // flood of refused attempts would otherwise write one row each, the database cost the limit exists to spare.
     const attempt: LoginAttempt = await this.limiter.beginLogin(usernameKey(username), client.ip);
@@ -83,6 +91,18 @@ export class AuthFacade {
       throw new DomainError('invalid_credentials');
     }
     await attempt.succeeded();
+    if (check.user.mfaEnabled) {
+      // The generation read before the password check travels with the challenge: the session that the second
+      // step opens is fenced exactly as this one would have been.
+      const challenge = await this.secondFactor.challenge(check.user.id, check.generation);
+      await this.audit.record({
+        event: 'login_mfa_required',
+        userId: check.user.id,
+        username: check.user.username,
+        ...origin(client),
+      });
+      return challenge;
+    }
     let grant;
     try {
       grant = await this.sessions.start(check.user.id, client, check.generation, check.user.roles);

@@ -8,6 +8,18 @@ import type { SessionService } from '../services/session-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
 
+/** A user as the API shows it (SPEC §2, §10). */
+export interface UserView {
+  id: number;
+  username: string;
+  roles: string[];
+  mfa_enabled: boolean;
+}
+
+export function userView(user: User): UserView {
+  return { id: user.id, username: user.username, roles: user.roles, mfa_enabled: user.mfaEnabled };
+}
+
 export interface UserFacadeOptions extends FacadeGuards {
   /**
    * The sessions live in other processes' memory (the `keyward` command without REDIS_URL): a revocation cannot
@@ -48,7 +60,7 @@ export class UserFacade {
     username: string,
     password: string,
     client: ClientInfo,
-  ): Promise<{ message: string; user: User }> {
+  ): Promise<{ message: string; user: UserView }> {
     const attempt = await this.guards.limiter.beginSignup(client.ip);
     let user: User;
     try {
@@ -62,7 +74,7 @@ export class UserFacade {
     }
     await attempt.created();
     await this.welcome(user, client);
-    return { message: 'User created successfully', user };
+    return { message: 'User created successfully', user: userView(user) };
   }
 
   /** Registers an account for an operator: the rules, revocation and audit event of `create`, without its limit. */
@@ -73,11 +85,11 @@ export class UserFacade {
   }
 
   /** The caller's account. */
-  async get(token: string): Promise<{ user: User; token: string }> {
+  async get(token: string): Promise<{ user: UserView; token: string }> {
     return this.sessions.withAuth(token, async (auth) => {
       const user = await this.users.find(auth.userId);
       if (!user) throw new DomainError('invalid_token');
-      return { user };
+      return { user: userView(user) };
     });
   }
 
@@ -91,7 +103,7 @@ export class UserFacade {
     token: string,
     changes: AccountChanges,
     client: ClientInfo,
-  ): Promise<{ message: string; user: User; token: string }> {
+  ): Promise<{ message: string; user: UserView; token: string }> {
     const checked = this.users.checkChanges(changes);
     return this.sessions.withAuth(token, async (auth) => {
       const attempt = await this.beginPasswordCheck(auth.userId, client);
@@ -123,7 +135,7 @@ export class UserFacade {
         });
       }
       if (passwordChanged) await this.passwordChangedEvent(user, revoked, true, client);
-      return { message: 'User updated successfully', user };
+      return { message: 'User updated successfully', user: userView(user) };
     });
   }
 

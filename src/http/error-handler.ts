@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, ERRORS, nextTokenOf, type ErrorCode } from '../errors.js';
+import { DomainError, ERRORS, nextTokenOf, wireCode, type ErrorCode } from '../errors.js';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -33,7 +33,7 @@ function send(
   message: string,
   extra: { token?: string | undefined } = {},
 ): void {
-  const body: Record<string, string> = { error: message, code };
+  const body: Record<string, string> = { error: message, code: wireCode(code) };
   if (extra.token !== undefined) body.token = extra.token;
   void reply.status(ERRORS[code].status).send(body);
 }

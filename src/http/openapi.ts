@@ -42,6 +42,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'users', description: 'Accounts (the seed routes)' },
         { name: 'auth', description: 'Login, validation, refresh, logout' },
         { name: 'sessions', description: 'Session management' },
+        { name: 'mfa', description: 'Second factor: TOTP and recovery codes' },
         { name: 'ops', description: 'Health, readiness, keys, metrics' },
         { name: 'admin', description: 'User administration (role admin)' },
         { name: 'oauth', description: 'RFC 7662 introspection and RFC 7009 revocation' },

@@ -1,7 +1,16 @@
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Database, DatabaseSchema, RowReader } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
-import type { NewUser, User, UserChanges, UserRepository, UserWithHash } from './user-repository.js';
+import type {
+  EncryptedSecrets,
+  MfaState,
+  NewUser,
+  RecoveryCodeHash,
+  User,
+  UserChanges,
+  UserRepository,
+  UserWithHash,
+} from './user-repository.js';
 
 const UNIQUE_VIOLATIONS = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505']);
 
@@ -13,19 +22,20 @@ function translate(error: unknown): Error {
   return new StoreUnavailableError(error);
 }
 
-/** A users row as selected (roles as JSON text, disabled as 0/1 on both dialects). */
+/** A users row as selected (roles as JSON text, disabled and mfa_enabled as 0/1 on both dialects). */
 interface UserRow {
   id: number;
   username: string;
   roles: string;
   disabled: number | boolean;
+  mfa_enabled: number | boolean;
 }
 
 interface UserRowWithHash extends UserRow {
   passwordHash: string;
 }
 
-const USER_COLUMNS = ['id', 'username', 'roles', 'disabled'] as const;
+const USER_COLUMNS = ['id', 'username', 'roles', 'disabled', 'mfa_enabled'] as const;
 
 function parseRoles(text: string): string[] {
   try {
@@ -46,6 +56,7 @@ function toUser(row: UserRow | undefined): User | undefined {
     username: row.username,
     roles: parseRoles(row.roles),
     disabled: Boolean(row.disabled),
+    mfaEnabled: Boolean(row.mfa_enabled),
   };
 }
 
@@ -268,5 +279,192 @@ export class KyselyUserRepository implements UserRepository {
     return this.guarded(async () => {
       await this.db.selectFrom('users').select('id').limit(1).execute();
     });
+  }
+  findMfa(id: number): Promise<MfaState | undefined> {
+    return this.guarded(async () => {
+      const row = await this.db
+        .selectFrom('users')
+        .select([
+          ...USER_COLUMNS,
+          'password_hash as passwordHash',
+          'totp_secret as totpSecret',
+          'totp_pending as totpPending',
+        ])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      const user = toUserWithHash(row);
+      return user && { ...user, totpSecret: row?.totpSecret ?? null, totpPending: row?.totpPending ?? null };
+    });
+  }
+
+  setPendingTotp(id: number, encrypted: string): Promise<boolean> {
+    return this.guarded(async () => {
+      const result = await this.db
+        .updateTable('users')
+        .set({ totp_pending: encrypted, updated_at: this.now().toISOString() })
+        .where('id', '=', id)
+        .where('mfa_enabled', '=', 0)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  enableTotp(id: number, expectedPending: string, codes: RecoveryCodeHash[]): Promise<boolean> {
+    return this.guarded(() =>
+      this.db.transaction().execute(async (trx) => {
+        const at = this.now().toISOString();
+        const result = await trx
+          .updateTable('users')
+          .set((eb) => ({
+            totp_secret: eb.ref('totp_pending'),
+            totp_pending: null,
+            mfa_enabled: 1,
+            updated_at: at,
+          }))
+          .where('id', '=', id)
+          .where('mfa_enabled', '=', 0)
+          .where('totp_pending', '=', expectedPending)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return false;
+        await trx.deleteFrom('recovery_codes').where('user_id', '=', id).execute();
+        await this.insertCodes(trx, id, codes, at);
+        return true;
+      }),
+    );
+  }
+
+  disableMfa(id: number): Promise<boolean> {
+    return this.guarded(() =>
+      this.db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('users')
+          .set({
+            totp_secret: null,
+            totp_pending: null,
+            mfa_enabled: 0,
+            updated_at: this.now().toISOString(),
+          })
+          .where('id', '=', id)
+          .where('mfa_enabled', '=', 1)
+          .executeTakeFirst();
+        await trx.deleteFrom('recovery_codes').where('user_id', '=', id).execute();
+        return result.numUpdatedRows > 0n;
+      }),
+    );
+  }
+
+  replaceRecoveryCodes(id: number, codes: RecoveryCodeHash[]): Promise<boolean> {
+    return this.guarded(() =>
+      this.db.transaction().execute(async (trx) => {
+        // Taking the user's row first serialises two regenerations on PostgreSQL (the second waits, then replaces).
+        const at = this.now().toISOString();
+        const result = await trx
+          .updateTable('users')
+          .set({ updated_at: at })
+          .where('id', '=', id)
+          .where('mfa_enabled', '=', 1)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return false;
+        await trx.deleteFrom('recovery_codes').where('user_id', '=', id).execute();
+        await this.insertCodes(trx, id, codes, at);
+        return true;
+      }),
+    );
+  }
+
+  hasRecoveryCode(id: number, hashes: readonly string[]): Promise<boolean> {
+    if (hashes.length === 0) return Promise.resolve(false);
+    return this.guarded(async () => {
+      const row = await this.db
+        .selectFrom('recovery_codes')
+        .select('id')
+        .where('user_id', '=', id)
+        .where('code_hash', 'in', [...hashes])
+        .executeTakeFirst();
+      return row !== undefined;
+    });
+  }
+
+  useRecoveryCode(id: number, hashes: readonly string[]): Promise<boolean> {
+    if (hashes.length === 0) return Promise.resolve(false);
+    return this.guarded(async () => {
+      const result = await this.db
+        .deleteFrom('recovery_codes')
+        .where('user_id', '=', id)
+        .where('code_hash', 'in', [...hashes])
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
+  countRecoveryCodes(id: number): Promise<number> {
+    return this.guarded(async () => {
+      const row = await this.db
+        .selectFrom('recovery_codes')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_id', '=', id)
+        .executeTakeFirstOrThrow();
+      return row.n;
+    });
+  }
+
+  recoveryCodeKeys(): Promise<Map<string, number>> {
+    return this.guarded(async () => {
+      const rows = await this.db
+        .selectFrom('recovery_codes')
+        .select(['key_id', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('key_id')
+        .execute();
+      return new Map(rows.map((row) => [row.key_id, row.n]));
+    });
+  }
+
+  listEncryptedSecrets(options: { limit: number; afterId?: number }): Promise<EncryptedSecrets[]> {
+    return this.guarded(() =>
+      this.db
+        .selectFrom('users')
+        .select(['id', 'totp_secret as totpSecret', 'totp_pending as totpPending'])
+        .where('id', '>', options.afterId ?? 0)
+        .where((eb) => eb.or([eb('totp_secret', 'is not', null), eb('totp_pending', 'is not', null)]))
+        .orderBy('id')
+        .limit(options.limit)
+        .execute(),
+    );
+  }
+
+  replaceEncryptedSecrets(expected: EncryptedSecrets, next: EncryptedSecrets): Promise<boolean> {
+    return this.guarded(async () => {
+      const result = await this.db
+        .updateTable('users')
+        .set({ totp_secret: next.totpSecret, totp_pending: next.totpPending })
+        .where('id', '=', expected.id)
+        .where((eb) =>
+          eb.and([
+            expected.totpSecret === null
+              ? eb('totp_secret', 'is', null)
+              : eb('totp_secret', '=', expected.totpSecret),
+            expected.totpPending === null
+              ? eb('totp_pending', 'is', null)
+              : eb('totp_pending', '=', expected.totpPending),
+          ]),
+        )
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  private async insertCodes(
+    trx: Kysely<DatabaseSchema>,
+    id: number,
+    codes: RecoveryCodeHash[],
+    at: string,
+  ): Promise<void> {
+    if (codes.length === 0) return;
+    await trx
+      .insertInto('recovery_codes')
+      .values(
+        codes.map((code) => ({ user_id: id, key_id: code.keyId, code_hash: code.hash, created_at: at })),
+      )
+      .execute();
   }
 }

@@ -2,6 +2,8 @@
 export interface User {
   id: number;
   username: string;
+  /** A second factor (TOTP) is confirmed: a login needs it. */
+  mfaEnabled: boolean;
   /** Sorted, without duplicates (src/services/roles.ts). */
   roles: string[];
   /** Disabled by an admin: its logins fail like a wrong password. */
@@ -30,6 +32,25 @@ export interface UserChanges {
   passwordHash?: string;
 }
 
+/** A user's second factor as stored: secrets encrypted (data-key.ts), never in plain text. */
+export interface MfaState extends UserWithHash {
+  totpSecret: string | null;
+  totpPending: string | null;
+}
+
+/** One recovery code as stored: the HMAC of the code under the key derived from data key `keyId`. */
+export interface RecoveryCodeHash {
+  keyId: string;
+  hash: string;
+}
+
+/** The encrypted secrets of one user, for re-encryption under a new data key. */
+export interface EncryptedSecrets {
+  id: number;
+  totpSecret: string | null;
+  totpPending: string | null;
+}
+
 /** User storage; raises `username_taken` on a case-insensitive clash and StoreUnavailableError when unreachable. */
 export interface UserRepository {
   create(user: NewUser): Promise<User>;
@@ -49,4 +70,29 @@ export interface UserRepository {
   setDisabled(id: number, disabled: boolean): Promise<User | undefined>;
   count(): Promise<number>;
   ping(): Promise<void>;
+  /** The user with their second-factor state; undefined when the user does not exist. */
+  findMfa(id: number): Promise<MfaState | undefined>;
+  /** Stores a pending TOTP secret, unless a second factor is already enabled; false then (or no such user). */
+  setPendingTotp(id: number, encrypted: string): Promise<boolean>;
+  /**
+   * Confirms the pending secret `expectedPending` (enables the second factor) and stores these recovery codes
+   * instead of any earlier ones, in one transaction; false when the pending secret changed or MFA is already on.
+   */
+  enableTotp(id: number, expectedPending: string, codes: RecoveryCodeHash[]): Promise<boolean>;
+  /** Removes the second factor, pending secret and recovery codes; false when none was enabled. */
+  disableMfa(id: number): Promise<boolean>;
+  /** Replaces every recovery code of a user whose second factor is enabled; false otherwise. */
+  replaceRecoveryCodes(id: number, codes: RecoveryCodeHash[]): Promise<boolean>;
+  /** True when one of `hashes` (candidates of one code under each data key) is an unused code of the user. */
+  hasRecoveryCode(id: number, hashes: readonly string[]): Promise<boolean>;
+  /** Uses a code up: true when this call removed it (a concurrent use of the same code gets false). */
+  useRecoveryCode(id: number, hashes: readonly string[]): Promise<boolean>;
+  /** How many unused recovery codes the user has. */
+  countRecoveryCodes(id: number): Promise<number>;
+  /** Recovery codes per data key id (for `keyward keys data-key list`). */
+  recoveryCodeKeys(): Promise<Map<string, number>>;
+  /** Users holding an encrypted secret, by id, `limit` after `afterId`. */
+  listEncryptedSecrets(options: { limit: number; afterId?: number }): Promise<EncryptedSecrets[]>;
+  /** Replaces a user's encrypted secrets if they are still `expected`; false when they changed meanwhile. */
+  replaceEncryptedSecrets(expected: EncryptedSecrets, next: EncryptedSecrets): Promise<boolean>;
 }

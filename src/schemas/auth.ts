@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { BEARER_OR_BODY, errorResponses, Message, NextToken } from './common.js';
+import { MfaRequiredResponse } from './mfa.js';
 
 export const Credentials = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 256 }),
@@ -30,9 +31,15 @@ export const TokenResponse = Type.Object(
 
 export const AuthenticateSchema = {
   summary: 'Log in with username and password',
+  description:
+    'For a user with two-factor authentication, the answer is an `mfa_token` for `POST /mfa/verify` instead of ' +
+    'tokens (only once the password is right).',
   tags: ['auth'],
   body: Credentials,
-  response: { 200: TokenResponse, ...errorResponses(400, 401, 413, 415, 429, 503) },
+  response: {
+    200: Type.Union([TokenResponse, MfaRequiredResponse]),
+    ...errorResponses(400, 401, 413, 415, 429, 503),
+  },
 };
 
 export const ValidateTokenSchema = {

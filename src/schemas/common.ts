@@ -18,6 +18,7 @@ export const UserView = Type.Object(
   {
     id: Type.Integer(),
     username: Type.String({ description: 'As stored (NFKC form).' }),
+    mfa_enabled: Type.Boolean({ description: 'Two-factor authentication (TOTP) is on.' }),
     roles: Type.Array(Type.String(), {
       description: "The user's roles (SPEC §12), sorted; none by default.",
     }),

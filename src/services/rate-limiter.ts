@@ -4,7 +4,7 @@ import { DomainError } from '../errors.js';
 import type { RateLimitCount, RateLimitStore } from '../stores/rate-limit-store.js';
 
 /** The limits of SPEC §4, as named in metrics and audit events. */
-export type RateLimitName = 'login_failures' | 'login_ip' | 'signup_ip';
+export type RateLimitName = 'login_failures' | 'login_ip' | 'signup_ip' | 'mfa_user';
 
 export interface RateLimiterOptions {
   store: RateLimitStore;
@@ -15,6 +15,8 @@ export interface RateLimiterOptions {
   loginPerIp: number;
   /** Accounts created per IP per window. */
   signupPerIp: number;
+  /** Second-factor codes tried per user per window (SPEC §10), whatever mfa_token or address they come with. */
+  mfaPerUser: number;
   windowSec: number;
   now: () => number;
   /** Observes every rejection (metrics). */
@@ -128,6 +130,22 @@ export class RateLimiter {
     };
   }
 
+  /**
+   * Counts a second-factor code tried for the user, across all of their mfa_tokens and every address, so that a
+   * botnet holding the password cannot spread 10^6 guesses over many mfa_tokens; throws RateLimitedError over
+   * the limit. A right code starts the count again.
+   */
+  async beginMfa(userId: number): Promise<LoginAttempt> {
+    if (!this.options.enabled) return UNLIMITED_LOGIN;
+    const key = `mf:${userId}`;
+    await this.take('mfa_user', key, this.options.mfaPerUser);
+    return {
+      succeeded: () => this.store.reset(key),
+      failed: NOTHING,
+      abandoned: () => this.store.release(key, this.now()),
+    };
+  }
+
   /** Counts an account creation for the IP; throws RateLimitedError over the limit. */
   async beginSignup(ip: string): Promise<SignupAttempt> {
     if (!this.options.enabled) return UNLIMITED_SIGNUP;
@@ -141,7 +159,7 @@ export class RateLimiter {
     limit: RateLimitName,
     key: string,
     max: number,
-    bucket: string,
+    bucket?: string,
   ): Promise<RateLimitCount> {
     const counted = await this.store.hit(key, this.windowMs, this.now(), bucket);
     if (counted.count > max) {

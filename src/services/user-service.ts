@@ -95,6 +95,11 @@ export class UserService {
     return { ok: true, user: withoutHash(user), generation };
   }
 
+  /** Whether `password` is the one behind `passwordHash` (a re-check of the account holder, e.g. for MFA changes). */
+  async passwordMatches(passwordHash: string, password: string): Promise<boolean> {
+    return (await this.hasher.verify(passwordHash, password)).ok;
+  }
+
   async find(id: number): Promise<User | undefined> {
     return this.users.findById(id);
   }

@@ -1,5 +1,8 @@
 import { ChurnMap } from '../churn-map.js';
 import {
+  type MfaAttempt,
+  type MfaChallenge,
+  type MfaOutcome,
   INITIAL_GENERATION,
   MAX_TOKENS_PER_SESSION,
   type NewSession,
@@ -42,6 +45,9 @@ export class MemoryTokenStore implements TokenStore {
   /** Users whose generation a fence moved on within SESSION_MAX_TTL (the others are at INITIAL_GENERATION). */
   private readonly generations = new Map<number, { value: number; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly challenges = new Map<string, MfaChallenge & { attempts: number }>();
+  /** `<userId>:<step>` → until when the step counts as used. */
+  private readonly usedSteps = new Map<string, number>();
 
   constructor(private readonly policy: SessionPolicy) {
     this.sweeper = setInterval(() => {
@@ -188,6 +194,48 @@ export class MemoryTokenStore implements TokenStore {
     return live;
   }
 
+  async createMfaChallenge(challenge: MfaChallenge, now: number): Promise<void> {
+    if (challenge.expiresAt <= now) return;
+    this.challenges.set(this.challengeKey(challenge.userId, challenge.tokenHash), {
+      ...challenge,
+      attempts: 0,
+    });
+  }
+
+  async settleMfaChallenge(
+    userId: number,
+    tokenHash: string,
+    attempt: MfaAttempt,
+    maxAttempts: number,
+    now: number,
+  ): Promise<MfaOutcome> {
+    const key = this.challengeKey(userId, tokenHash);
+    const challenge = this.challenges.get(key);
+    if (!challenge || now >= challenge.expiresAt || challenge.attempts >= maxAttempts) {
+      this.challenges.delete(key);
+      return { status: 'invalid' };
+    }
+    let status: 'wrong' | 'replayed' = 'wrong';
+    if (attempt.kind === 'recovery') {
+      this.challenges.delete(key);
+      return { status: 'accepted', fence: challenge.fence };
+    }
+    if (attempt.kind === 'totp') {
+      if (this.markStep(userId, attempt.step, attempt.replayTtlMs, now)) {
+        this.challenges.delete(key);
+        return { status: 'accepted', fence: challenge.fence };
+      }
+      status = 'replayed';
+    }
+    challenge.attempts += 1;
+    if (challenge.attempts >= maxAttempts) this.challenges.delete(key);
+    return { status, attemptsLeft: maxAttempts - challenge.attempts };
+  }
+
+  async useTotpStep(userId: number, step: number, ttlMs: number, now: number): Promise<boolean> {
+    return this.markStep(userId, step, ttlMs, now);
+  }
+
   async ping(): Promise<void> {
     return;
   }
@@ -197,6 +245,20 @@ export class MemoryTokenStore implements TokenStore {
     this.sessions.clear();
     this.tokens.clear();
     this.generations.clear();
+    this.challenges.clear();
+    this.usedSteps.clear();
+  }
+
+  private challengeKey(userId: number, tokenHash: string): string {
+    return `${userId}:${tokenHash}`;
+  }
+
+  private markStep(userId: number, step: number, ttlMs: number, now: number): boolean {
+    const key = `${userId}:${step}`;
+    const until = this.usedSteps.get(key);
+    if (until !== undefined && now < until) return false;
+    this.usedSteps.set(key, now + ttlMs);
+    return true;
   }
 
   private currentGeneration(userId: number, now: number): SessionGeneration {
@@ -247,6 +309,9 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   private sweep(now: number): void {
+    for (const [key, challenge] of this.challenges)
+      if (now >= challenge.expiresAt) this.challenges.delete(key);
+    for (const [key, until] of this.usedSteps) if (now >= until) this.usedSteps.delete(key);
     for (const [jti, token] of this.tokens) {
       if (now >= token.expiresAt || !this.sessions.get(token.userId)?.has(token.sid)) this.tokens.delete(jti);
     }

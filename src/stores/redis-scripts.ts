@@ -5,6 +5,8 @@
 //   <prefix>:{u:<id>}:s:<sid>  HASH   created, lastUsed, ua, ip, counter, rotatedAt, maxExpiresAt, toks
 //   <prefix>:{u:<id>}:t:<jti>  STRING "<expiresAt>:<sid>"
 //   <prefix>:{u:<id>}:ss       SET    the user's sids
+//   <prefix>:{u:<id>}:mfa:<h>  HASH   fence, attempts, expiresAt: a login's second step (h: the mfa_token's hash)
+//   <prefix>:{u:<id>}:totp:<n> STRING TOTP time step n was used by this user (lives as long as its code could)
 //   <prefix>:{u:<id>}:g        STRING the user's session generation (INCR by every fence; absent = "0"),
 //                                     kept SESSION_MAX_TTL after the last fence
 // `toks` lists the session's live token ids, oldest first, comma-separated: at most MAX_TOKENS_PER_SESSION, the
@@ -272,6 +274,61 @@ for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   end
 end
 return live
+`,
+  },
+  // KEYS: challenge. ARGV: now, fence, expiresAt.
+  createMfaChallenge: {
+    numberOfKeys: 1,
+    lua: `${PRELUDE}
+local ttl = tonumber(ARGV[3]) - tonumber(ARGV[1])
+if ttl <= 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'fence', ARGV[2], 'attempts', '0', 'expiresAt', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], int(ttl))
+return 1
+`,
+  },
+  // KEYS: challenge, TOTP step. ARGV: now, kind (wrong | totp | recovery), maxAttempts, replayTtl.
+  // The step is marked used and the challenge removed in one step, so a code is accepted once on every instance.
+  settleMfaChallenge: {
+    numberOfKeys: 2,
+    lua: `${PRELUDE}
+local now = tonumber(ARGV[1])
+local max = tonumber(ARGV[3])
+local v = redis.call('HMGET', KEYS[1], 'fence', 'attempts', 'expiresAt')
+if not v[2] then return {'invalid'} end
+local attempts = tonumber(v[2])
+if now >= tonumber(v[3]) or attempts >= max then
+  redis.call('DEL', KEYS[1])
+  return {'invalid'}
+end
+if ARGV[2] == 'recovery' then
+  redis.call('DEL', KEYS[1])
+  return {'accepted', v[1]}
+end
+local status = 'wrong'
+if ARGV[2] == 'totp' then
+  if redis.call('SET', KEYS[2], '1', 'PX', ARGV[4], 'NX') then
+    redis.call('DEL', KEYS[1])
+    return {'accepted', v[1]}
+  end
+  status = 'replayed'
+end
+attempts = attempts + 1
+if attempts >= max then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'attempts', int(attempts))
+end
+return {status, max - attempts}
+`,
+  },
+  // KEYS: TOTP step. ARGV: replayTtl. Returns 1 when the step was unused (now used), 0 for a replay.
+  useTotpStep: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 1 end
+return 0
 `,
   },
 } as const satisfies Record<string, TokenStoreScript>;

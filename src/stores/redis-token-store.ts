@@ -2,6 +2,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { TOKEN_STORE_SCRIPTS, type TokenStoreScriptName } from './redis-scripts.js';
 import type {
+  MfaAttempt,
+  MfaChallenge,
+  MfaOutcome,
   NewSession,
   RefreshOutcome,
   RevokeOptions,
@@ -166,6 +169,53 @@ export class RedisTokenStore implements TokenStore {
     );
     if (typeof reply !== 'number') throw unexpected('revokeUserSessions', reply);
     return reply;
+  }
+
+  async createMfaChallenge(challenge: MfaChallenge, now: number): Promise<void> {
+    await this.run(
+      'createMfaChallenge',
+      [`${this.userKey(challenge.userId)}:mfa:${challenge.tokenHash}`],
+      [String(now), challenge.fence, String(challenge.expiresAt)],
+    );
+  }
+
+  async settleMfaChallenge(
+    userId: number,
+    tokenHash: string,
+    attempt: MfaAttempt,
+    maxAttempts: number,
+    now: number,
+  ): Promise<MfaOutcome> {
+    const user = this.userKey(userId);
+    const step = attempt.kind === 'totp' ? String(attempt.step) : '-';
+    const reply = await this.run(
+      'settleMfaChallenge',
+      [`${user}:mfa:${tokenHash}`, `${user}:totp:${step}`],
+      [
+        String(now),
+        attempt.kind,
+        String(maxAttempts),
+        String(attempt.kind === 'totp' ? Math.max(1, Math.ceil(attempt.replayTtlMs)) : 1),
+      ],
+    );
+    if (Array.isArray(reply)) {
+      const [status, value] = reply as unknown[];
+      if (status === 'accepted' && typeof value === 'string') return { status, fence: value };
+      if ((status === 'wrong' || status === 'replayed') && typeof value === 'number') {
+        return { status, attemptsLeft: value };
+      }
+      if (status === 'invalid') return { status };
+    }
+    throw unexpected('settleMfaChallenge', reply);
+  }
+
+  async useTotpStep(userId: number, step: number, ttlMs: number): Promise<boolean> {
+    const reply = await this.run(
+      'useTotpStep',
+      [`${this.userKey(userId)}:totp:${step}`],
+      [String(Math.max(1, Math.ceil(ttlMs)))],
+    );
+    return reply === 1;
   }
 
   async ping(): Promise<void> {

@@ -54,6 +54,31 @@ export interface SessionInfo {
 export type RefreshOutcome =
   { status: 'rotated' | 'grace'; counter: number } | { status: 'reuse' } | { status: 'invalid' };
 
+/** The pending second step of a login (SPEC §10): only a hash of the mfa_token is kept. */
+export interface MfaChallenge {
+  userId: number;
+  tokenHash: string;
+  /** What the password step read of the user's session fence, compared when the session is created. */
+  fence: string;
+  expiresAt: number;
+}
+
+/**
+ * What the code presented with an mfa_token turned out to be: `wrong`, a right TOTP code of time step `step`
+ * (accepted once per user: the step is remembered for `replayTtlMs`), or a right recovery code.
+ */
+export type MfaAttempt =
+  { kind: 'wrong' } | { kind: 'totp'; step: number; replayTtlMs: number } | { kind: 'recovery' };
+
+/**
+ * `accepted`: the challenge is used up (single use) and its fence returned; `wrong` and `replayed`: one more
+ * failed attempt was counted (the challenge dies at the limit); `invalid`: no such live challenge.
+ */
+export type MfaOutcome =
+  | { status: 'accepted'; fence: string }
+  | { status: 'wrong' | 'replayed'; attemptsLeft: number }
+  | { status: 'invalid' };
+
 /** What `revokeUserSessions` spares. */
 export interface RevokeOptions {
   /** A session to keep (the one that changed the password). */
@@ -109,6 +134,21 @@ export interface TokenStore {
    * Returns how many sessions were live and revoked. The generation is kept for SESSION_MAX_TTL.
    */
   revokeUserSessions(userId: number, now: number, options?: RevokeOptions): Promise<number>;
+  /** Stores a login's pending second step until `challenge.expiresAt`. */
+  createMfaChallenge(challenge: MfaChallenge, now: number): Promise<void>;
+  /**
+   * Settles one attempt at a challenge, atomically: counts a failure (at most `maxAttempts`, then the challenge is
+   * gone), refuses a TOTP step this user already used, or uses the challenge up.
+   */
+  settleMfaChallenge(
+    userId: number,
+    tokenHash: string,
+    attempt: MfaAttempt,
+    maxAttempts: number,
+    now: number,
+  ): Promise<MfaOutcome>;
+  /** Marks a TOTP step of the user as used; false when it already was (a replay). */
+  useTotpStep(userId: number, step: number, ttlMs: number, now: number): Promise<boolean>;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -88,7 +88,9 @@ describe('keyward user and audit on the embedded stores', () => {
     );
     const json = await runCli(['user', 'list', '--json', '--limit', '1'], ws.env);
     assertExit(json, 0);
-    assert.deepEqual(jsonLines(json.stdout), [{ id: alice, username: 'alice', roles: [], disabled: false }]);
+    assert.deepEqual(jsonLines(json.stdout), [
+      { id: alice, username: 'alice', roles: [], disabled: false, mfa_enabled: false },
+    ]);
   });
 
   it('user roles adds and removes roles; the next login carries them; a removal warns without a shared store', async () => {

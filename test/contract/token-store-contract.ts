@@ -841,6 +841,109 @@ export async function tokenStoreContract(name: string, makeStore: MakeStore): Pr
       });
     });
 
+    describe('MFA challenges and TOTP steps', () => {
+      const challenge = (userId: number, now: number) => ({
+        userId,
+        tokenHash: id(),
+        fence: `fence-${id()}`,
+        expiresAt: now + 300_000,
+      });
+      const totp = (step: number) => ({ kind: 'totp' as const, step, replayTtlMs: 120_000 });
+
+      it('a challenge is accepted once and hands back its fence', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const c = challenge(uniqueUserId(), t0);
+        await store.createMfaChallenge(c, t0);
+        assert.deepEqual(await store.settleMfaChallenge(c.userId, c.tokenHash, { kind: 'recovery' }, 5, t0), {
+          status: 'accepted',
+          fence: c.fence,
+        });
+        assert.deepEqual(await store.settleMfaChallenge(c.userId, c.tokenHash, { kind: 'recovery' }, 5, t0), {
+          status: 'invalid',
+        });
+      });
+
+      it("a challenge is the user's own: another user id does not find it", async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const c = challenge(uniqueUserId(), t0);
+        await store.createMfaChallenge(c, t0);
+        assert.deepEqual(
+          await store.settleMfaChallenge(uniqueUserId(), c.tokenHash, { kind: 'recovery' }, 5, t0),
+          {
+            status: 'invalid',
+          },
+        );
+      });
+
+      it('wrong attempts are counted and the challenge dies at the limit', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const c = challenge(uniqueUserId(), t0);
+        await store.createMfaChallenge(c, t0);
+        for (let left = 4; left >= 0; left -= 1) {
+          assert.deepEqual(await store.settleMfaChallenge(c.userId, c.tokenHash, { kind: 'wrong' }, 5, t0), {
+            status: 'wrong',
+            attemptsLeft: left,
+          });
+        }
+        assert.deepEqual(await store.settleMfaChallenge(c.userId, c.tokenHash, totp(1), 5, t0), {
+          status: 'invalid',
+        });
+      });
+
+      it('a challenge dies at its expiry', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const c = challenge(uniqueUserId(), t0);
+        await store.createMfaChallenge(c, t0);
+        assert.deepEqual(
+          await store.settleMfaChallenge(c.userId, c.tokenHash, { kind: 'recovery' }, 5, c.expiresAt),
+          { status: 'invalid' },
+        );
+      });
+
+      it('a TOTP step is accepted once per user, across challenges, and counts as a failure when replayed', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const a = challenge(userId, t0);
+        const b = challenge(userId, t0);
+        await store.createMfaChallenge(a, t0);
+        await store.createMfaChallenge(b, t0);
+        assert.equal(
+          (await store.settleMfaChallenge(userId, a.tokenHash, totp(77), 5, t0)).status,
+          'accepted',
+        );
+        assert.deepEqual(await store.settleMfaChallenge(userId, b.tokenHash, totp(77), 5, t0), {
+          status: 'replayed',
+          attemptsLeft: 4,
+        });
+        assert.equal(await store.useTotpStep(userId, 77, 120_000, t0), false);
+        assert.equal(await store.useTotpStep(userId, 78, 120_000, t0), true);
+        assert.equal(await store.useTotpStep(userId, 78, 120_000, t0), false);
+        assert.equal(await store.useTotpStep(uniqueUserId(), 78, 120_000, t0), true, 'steps are per user');
+        assert.equal(
+          (await store.settleMfaChallenge(userId, b.tokenHash, totp(79), 5, t0)).status,
+          'accepted',
+        );
+      });
+
+      it('of concurrent attempts with one code on many challenges, exactly one is accepted', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const challenges = Array.from({ length: 8 }, () => challenge(userId, t0));
+        for (const c of challenges) await store.createMfaChallenge(c, t0);
+        const outcomes = await Promise.all(
+          challenges.map((c) => store.settleMfaChallenge(userId, c.tokenHash, totp(123), 5, t0)),
+        );
+        assert.equal(outcomes.filter((o) => o.status === 'accepted').length, 1);
+        assert.equal(outcomes.filter((o) => o.status === 'replayed').length, 7);
+      });
+    });
+
     describe('ping', () => {
       it('ping resolves while the store is reachable', async () => {
         await storeOf().ping();

@@ -66,7 +66,13 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
         const created = await users.create(input);
         assert.equal(typeof created.id, 'number');
         assert.ok(Number.isSafeInteger(created.id) && created.id > 0);
-        assert.deepEqual(created, { id: created.id, username: input.username, roles: [], disabled: false });
+        assert.deepEqual(created, {
+          id: created.id,
+          username: input.username,
+          roles: [],
+          disabled: false,
+          mfaEnabled: false,
+        });
         assert.deepEqual(await users.findById(created.id), created);
         assert.deepEqual(await users.findWithHashById(created.id), {
           ...created,
@@ -149,7 +155,13 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
         const updated = await users.update(created.id, {
           username: { display: next, key: usernameKey(next) },
         });
-        assert.deepEqual(updated, { id: created.id, username: next, roles: [], disabled: false });
+        assert.deepEqual(updated, {
+          id: created.id,
+          username: next,
+          roles: [],
+          disabled: false,
+          mfaEnabled: false,
+        });
         assert.equal(await users.findByUsernameKey(oldKey), undefined);
         assert.equal((await users.findByUsernameKey(usernameKey(next)))?.id, created.id);
       });
@@ -304,6 +316,97 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
       });
     });
 
+    describe('second factor', () => {
+      const codes = (tag: string) =>
+        Array.from({ length: 10 }, (_, i) => ({
+          keyId: 'k1',
+          hash: `${tag}-${i}-${randomBytes(4).toString('hex')}`,
+        }));
+
+      it('a pending secret is confirmed once, with its recovery codes; a user without one reads as off', async () => {
+        const users = repo();
+        const user = await users.create(newUser());
+        assert.deepEqual(await users.findMfa(user.id), {
+          ...user,
+          passwordHash: (await users.findWithHashById(user.id))?.passwordHash,
+          totpSecret: null,
+          totpPending: null,
+        });
+        assert.equal(await users.enableTotp(user.id, 'pending-1', codes('a')), false, 'nothing pending yet');
+        assert.equal(await users.setPendingTotp(user.id, 'pending-1'), true);
+        assert.equal(await users.setPendingTotp(user.id, 'pending-2'), true, 'setup again replaces it');
+        assert.equal(
+          await users.enableTotp(user.id, 'pending-1', codes('a')),
+          false,
+          'a stale pending secret',
+        );
+        const first = codes('b');
+        assert.equal(await users.enableTotp(user.id, 'pending-2', first), true);
+        const state = await users.findMfa(user.id);
+        assert.equal(state?.mfaEnabled, true);
+        assert.equal(state.totpSecret, 'pending-2');
+        assert.equal(state.totpPending, null);
+        assert.equal((await users.findById(user.id))?.mfaEnabled, true);
+        assert.equal((await users.findByUsernameKey(usernameKey(user.username)))?.mfaEnabled, true);
+        assert.equal(await users.setPendingTotp(user.id, 'pending-3'), false, 'no setup while enabled');
+        assert.equal(await users.enableTotp(user.id, 'pending-2', codes('c')), false, 'enabled once');
+        assert.equal(await users.countRecoveryCodes(user.id), 10);
+      });
+
+      it('a recovery code is used once; new codes replace the old; disabling removes everything', async () => {
+        const users = repo();
+        const user = await users.create(newUser());
+        const other = await users.create(newUser());
+        assert.equal(await users.replaceRecoveryCodes(user.id, codes('x')), false, 'not enabled');
+        await users.setPendingTotp(user.id, 'p');
+        const first = codes('d');
+        await users.enableTotp(user.id, 'p', first);
+        const one = first[0]?.hash ?? '';
+        assert.equal(await users.hasRecoveryCode(other.id, [one]), false, "another user's code");
+        assert.equal(await users.useRecoveryCode(other.id, [one]), false);
+        assert.equal(await users.hasRecoveryCode(user.id, ['nope', one]), true);
+        const uses = await Promise.all([
+          users.useRecoveryCode(user.id, [one]),
+          users.useRecoveryCode(user.id, [one]),
+        ]);
+        assert.deepEqual(uses.sort(), [false, true], 'two concurrent uses: exactly one wins');
+        assert.equal(await users.hasRecoveryCode(user.id, [one]), false);
+        assert.equal(await users.countRecoveryCodes(user.id), 9);
+        const second = codes('e');
+        assert.equal(await users.replaceRecoveryCodes(user.id, second), true);
+        assert.equal(await users.hasRecoveryCode(user.id, [first[1]?.hash ?? '']), false, 'old codes die');
+        assert.equal(await users.countRecoveryCodes(user.id), 10);
+        assert.equal((await users.recoveryCodeKeys()).get('k1') !== undefined, true);
+        assert.equal(await users.disableMfa(user.id), true);
+        assert.equal(await users.disableMfa(user.id), false, 'already off');
+        const state = await users.findMfa(user.id);
+        assert.equal(state?.mfaEnabled, false);
+        assert.equal(state.totpSecret, null);
+        assert.equal(await users.countRecoveryCodes(user.id), 0);
+      });
+
+      it('deleting a user deletes their recovery codes', async () => {
+        const users = repo();
+        const user = await users.create(newUser());
+        await users.setPendingTotp(user.id, 'p');
+        await users.enableTotp(user.id, 'p', codes('f'));
+        assert.equal(await users.delete(user.id), true);
+        assert.equal(await users.countRecoveryCodes(user.id), 0);
+      });
+
+      it('encrypted secrets are listed and replaced only while unchanged', async () => {
+        const users = repo();
+        const user = await users.create(newUser());
+        await users.setPendingTotp(user.id, 'old-pending');
+        const listed = (await users.listEncryptedSecrets({ limit: 1000 })).find((row) => row.id === user.id);
+        assert.deepEqual(listed, { id: user.id, totpSecret: null, totpPending: 'old-pending' });
+        const next = { id: user.id, totpSecret: null, totpPending: 'new-pending' };
+        assert.equal(await users.replaceEncryptedSecrets(listed, next), true);
+        assert.equal(await users.replaceEncryptedSecrets(listed, next), false, 'changed meanwhile');
+        assert.equal((await users.findMfa(user.id))?.totpPending, 'new-pending');
+      });
+    });
+
     describe('roles, disabled and search', () => {
       it('a new user has no roles and is enabled; setRoles and setDisabled change that', async () => {
         const users = repo();
@@ -383,6 +486,11 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
             () => down.users.delete(1),
             () => down.users.list({ limit: 1 }),
             () => down.users.count(),
+            () => down.users.findMfa(1),
+            () => down.users.setPendingTotp(1, 'x'),
+            () => down.users.enableTotp(1, 'x', []),
+            () => down.users.disableMfa(1),
+            () => down.users.useRecoveryCode(1, ['h']),
             () => down.users.setRoles(1, ['admin']),
             () => down.users.setDisabled(1, true),
             () => down.users.list({ limit: 1, query: 'a' }),

@@ -46,11 +46,17 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     try {
       const [ranA, ranB] = await Promise.all([migrateToLatest(a), migrateToLatest(b)]);
       const applied = [...ranA, ...ranB].sort();
-      assert.deepEqual(applied, ['001_users', '002_audit_events', '003_audit_request_id', '007_roles_users']);
+      assert.deepEqual(applied, [
+        '001_users',
+        '002_audit_events',
+        '003_audit_request_id',
+        '006_mfa_totp',
+        '007_roles_users',
+      ]);
       const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(a.db);
       assert.deepEqual(
         rows.rows.map((r) => r.name),
-        ['001_users', '002_audit_events', '003_audit_request_id', '007_roles_users'],
+        ['001_users', '002_audit_events', '003_audit_request_id', '006_mfa_totp', '007_roles_users'],
       );
       assert.deepEqual(await migrateToLatest(b), [], 'a third run has nothing to do');
     } finally {
@@ -107,7 +113,9 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     async () => {
       const held = await preparedAfterLookups(true);
       const lookups = held.filter((s) =>
-        /^select "id", "username", "roles", "disabled" from "users" where "id" = \$1$/.test(s.statement),
+        /^select "id", "username", "roles", "disabled", "mfa_enabled" from "users" where "id" = \$1$/.test(
+          s.statement,
+        ),
       );
       assert.equal(lookups.length, 1, JSON.stringify(held));
       assert.match(lookups[0]?.name ?? '', /^keyward_\d+$/);

@@ -671,6 +671,7 @@ for (const mode of REPLAY_MODES) {
       assert.deepEqual(me.json<{ user: unknown }>().user, {
         id: reborn.userId,
         username: old.username,
+        mfa_enabled: false,
         roles: [],
       });
     });

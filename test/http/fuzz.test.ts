@@ -14,7 +14,7 @@ import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import fc, { type JsonValue } from 'fast-check';
 import type { FastifyInstance, HTTPMethods } from 'fastify';
-import { ERRORS } from '../../src/errors.js';
+import { ERRORS, wireCode, type ErrorCode } from '../../src/errors.js';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
 import { sidOf, type Reply } from './http-helpers.js';
 
@@ -668,10 +668,10 @@ function assertNotServerError(res: Reply, what: string): void {
   assert.equal(typeof body.error, 'string', where);
   assert.ok(String(body.error).length > 0, where);
   const code = body.code;
-  assert.ok(typeof code === 'string' && Object.hasOwn(ERRORS, code), `uncatalogued code: ${where}`);
-  assert.equal(
-    ERRORS[code as keyof typeof ERRORS].status,
-    res.statusCode,
+  const entries = (Object.keys(ERRORS) as ErrorCode[]).filter((key) => wireCode(key) === code);
+  assert.ok(typeof code === 'string' && entries.length > 0, `uncatalogued code: ${where}`);
+  assert.ok(
+    entries.some((key) => ERRORS[key].status === res.statusCode),
     `code and status disagree: ${where}`,
   );
   assert.ok(body.token === undefined || typeof body.token === 'string', where);

@@ -19,7 +19,7 @@ export interface TokenBody {
 }
 
 export interface UserBody {
-  user: { id: number; username: string };
+  user: { id: number; username: string; mfa_enabled: boolean };
   token: string;
 }
 

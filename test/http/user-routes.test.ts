@@ -38,7 +38,7 @@ describe('POST /user', () => {
     assert.ok(Number.isSafeInteger(body.user.id) && body.user.id > 0);
     assert.deepEqual(body, {
       message: 'User created successfully',
-      user: { id: body.user.id, username, roles: [] },
+      user: { id: body.user.id, username, roles: [], mfa_enabled: false },
     });
   });
 
@@ -196,7 +196,10 @@ describe('GET /user', () => {
     const res = await getUser(t.app, s.token);
     assertOk(res);
     const body = res.json<UserBody>();
-    assert.deepEqual(body, { user: { id: s.userId, username: s.username, roles: [] }, token: body.token });
+    assert.deepEqual(body, {
+      user: { id: s.userId, username: s.username, roles: [], mfa_enabled: false },
+      token: body.token,
+    });
     assert.notEqual(body.token, s.token);
     await expectDead(t.app, s.token);
     await expectLive(t.app, body.token);
@@ -265,7 +268,7 @@ describe('PUT /user', () => {
     const body = res.json<UserBody & { message: string }>();
     assert.deepEqual(body, {
       message: 'User updated successfully',
-      user: { id: s.userId, username: newName, roles: [] },
+      user: { id: s.userId, username: newName, roles: [], mfa_enabled: false },
       token: body.token,
     });
     await expectDead(t.app, s.token);
@@ -455,7 +458,12 @@ describe('DELETE /user', () => {
     assertError(await refresh(t.app, s.refreshToken), 401, 'invalid_refresh_token');
     const res = await getUser(t.app, again.token);
     assertOk(res);
-    assert.deepEqual(res.json<UserBody>().user, { id: again.userId, username: s.username, roles: [] });
+    assert.deepEqual(res.json<UserBody>().user, {
+      id: again.userId,
+      username: s.username,
+      roles: [],
+      mfa_enabled: false,
+    });
   });
 
   it('answers 401 without a token and for a garbage token', async () => {

@@ -75,6 +75,7 @@ describe('loadConfig defaults', () => {
       loginFailures: 10,
       loginPerIp: 100,
       signupPerIp: 20,
+      mfaPerUser: 10,
       windowSec: 900,
     });
   });

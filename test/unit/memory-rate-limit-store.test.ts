@@ -14,6 +14,7 @@ function limiter(store: MemoryRateLimitStore, limits: { loginFailures?: number; 
     loginFailures: limits.loginFailures ?? 3,
     loginPerIp: limits.loginPerIp ?? 1_000_000_000,
     signupPerIp: 20,
+    mfaPerUser: 10,
     windowSec: WINDOW_SEC,
     now: () => ms,
     onReject: () => undefined,

@@ -8,6 +8,8 @@ import {
   readKeyDir,
   type SigningKey,
 } from '../../services/signing-keys.js';
+import { generateDataKeyFile, loadDataKeyRing, type DataKeyRing } from '../../services/data-key.js';
+import { reencryptSecrets, secretsByKey } from '../../services/mfa-service.js';
 import type { CliAuditEvent, CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
@@ -210,8 +212,115 @@ const prune: Command = {
   },
 };
 
+function dataKeys(ctx: CliContext): DataKeyRing {
+  return guarded('cannot read the data keys', () =>
+    loadDataKeyRing({
+      configured: ctx.config.mfa.dataKeys,
+      keysDir: ctx.config.mfa.keysDir,
+      generate: false,
+    }),
+  );
+}
+
+async function listDataKeys(ctx: CliContext): Promise<void> {
+  const ring = dataKeys(ctx);
+  const { users } = await ctx.deps();
+  const secrets = await secretsByKey(users, ring);
+  const codes = await users.recoveryCodeKeys();
+  const known = new Set(ring.all.map((key) => key.id));
+  const rows = [
+    ['ID', 'STATUS', 'SECRETS', 'RECOVERY CODES', 'SOURCE'],
+    ...[...ring.all]
+      .reverse()
+      .map((key) => [
+        key.id,
+        key === ring.current ? 'encrypts' : 'decrypts',
+        String(secrets.get(key.id) ?? 0),
+        String(codes.get(key.id) ?? 0),
+        key.source,
+      ]),
+    ...[...new Set([...secrets.keys(), ...codes.keys()])]
+      .filter((id) => !known.has(id))
+      .map((id) => [id, 'MISSING', String(secrets.get(id) ?? 0), String(codes.get(id) ?? 0), '-']),
+  ];
+  if (ring.all.length === 0) {
+    ctx.out(`no data key in ${ctx.config.mfa.keysDir}: the server generates one on first start`);
+  }
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  for (const row of rows)
+    ctx.out(row.map((cell, i) => (i < 4 ? cell.padEnd(widths[i] ?? 0) : cell)).join('  '));
+}
+
+async function reencrypt(ctx: CliContext, ring: DataKeyRing): Promise<void> {
+  const result = await reencryptSecrets((await ctx.deps()).users, ring);
+  ctx.out(
+    `re-encrypted ${result.reencrypted} secret row(s) under ${ring.current?.id ?? '-'}; ${result.current} already were`,
+  );
+  if (result.failed.length > 0) {
+    throw new CliError(
+      `${result.failed.length} row(s) could not be decrypted (a data key is missing): user ids ${result.failed.join(', ')}`,
+    );
+  }
+  await auditKeyChange(ctx, {
+    event: 'data_key_rotated',
+    detail: { key_id: ring.current?.id ?? null, reencrypted: result.reencrypted },
+  });
+}
+
+const dataKey: Command = {
+  name: 'data-key',
+  summary: 'The data key that encrypts TOTP secrets at rest: list, rotate (new key + re-encrypt), reencrypt',
+  positionals: ['action'],
+  details: [
+    'list       each data key, which one encrypts, and how many TOTP secrets and recovery codes use it',
+    'rotate     write a new key file (DATA_DIR/keys/data-<id>.key, mode 0600), which encrypts from the next start',
+    '           of each instance, and re-encrypt every stored secret under it now; running instances read',
+    '           the new file by themselves when they meet a secret encrypted under it',
+    'reencrypt  re-encrypt every secret under the current key (after restarting the instances, to catch secrets',
+    '           that an instance still running on the old key wrote meanwhile)',
+    '',
+    'With DATA_ENCRYPTION_KEY set, no file is written: put the new key first in the list on every instance',
+    "(the old one after it), restart them, then run 'keyward keys data-key reencrypt'. A key no secret uses any",
+    'more may be removed; recovery codes made under a removed key stop working (docs/security.md).',
+  ].join('\n'),
+  async run(ctx, { positionals }) {
+    const action = positionals[0];
+    if (action === 'list') {
+      await listDataKeys(ctx);
+      return EXIT_OK;
+    }
+    if (action === 'reencrypt') {
+      const ring = dataKeys(ctx);
+      if (!ring.current) throw new CliError('there is no data key yet: nothing is encrypted');
+      await reencrypt(ctx, ring);
+      return EXIT_OK;
+    }
+    if (action === 'rotate') {
+      if (ctx.config.mfa.dataKeys) {
+        throw new CliError(
+          "DATA_ENCRYPTION_KEY is set: add the new key first in it, restart, then run 'keyward keys data-key reencrypt'",
+        );
+      }
+      const previous = dataKeys(ctx).current;
+      const key = guarded('cannot write a data key', () => generateDataKeyFile(ctx.config.mfa.keysDir));
+      ctx.out(`new data key ${key.id}`);
+      ctx.out(`  file: ${key.source} (mode 0600)`);
+      await auditKeyChange(ctx, {
+        event: 'data_key_added',
+        detail: { key_id: key.id, previous_key_id: previous?.id ?? null },
+      });
+      await reencrypt(ctx, dataKeys(ctx));
+      ctx.out(
+        "Restart every instance so that new secrets are encrypted under it, then run 'keyward keys data-key reencrypt'.",
+      );
+      return EXIT_OK;
+    }
+    throw new CliError(`unknown action ${JSON.stringify(action)}: use list, rotate or reencrypt`, 2);
+  },
+};
+
 export const keysCommands: CommandGroup = {
   name: 'keys',
-  summary: 'Manage the Ed25519 keys that sign access tokens',
-  commands: [list, generate, rotate, prune],
+  summary: 'Manage the Ed25519 keys that sign access tokens, and the data key that encrypts secrets at rest',
+  commands: [list, generate, rotate, prune, dataKey],
 };

@@ -1,5 +1,6 @@
 import { parseLimit } from '../args.js';
 import type { CliContext } from '../cli-context.js';
+import { userView } from '../../facades/user-facade.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
 import { usernameKey } from '../../domain/username.js';
@@ -94,7 +95,7 @@ const list: Command = {
     const { users } = await ctx.deps();
     const [rows, total] = await Promise.all([users.list({ limit }), users.count()]);
     if (values.json === true) {
-      for (const user of rows) ctx.out(JSON.stringify(user));
+      for (const user of rows) ctx.out(JSON.stringify({ ...userView(user), disabled: user.disabled }));
       return EXIT_OK;
     }
     const width = Math.max(2, ...rows.map((u) => String(u.id).length));
@@ -118,6 +119,25 @@ const remove: Command = {
     const { sessionsRevoked: revoked } = await (await ctx.deps()).userFacade.deleteUser(user.id);
     ctx.out(`deleted user ${JSON.stringify(user.username)} (id ${user.id})`);
     reportRevoked(ctx, revoked);
+    return EXIT_OK;
+  },
+};
+
+const mfaReset: Command = {
+  name: 'mfa-reset',
+  summary: "Remove a user's second factor (TOTP secret and recovery codes), for support",
+  positionals: ['username'],
+  details: `The username is matched case-insensitively. The user logs in with the password alone until they enrol
+again (POST /mfa/totp/setup). Their sessions are kept; run 'keyward user revoke-sessions' as well if the account
+may be in someone else's hands. Audited as mfa_disabled (by: cli).`,
+  async run(ctx, { positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const removed = await (await ctx.deps()).mfaFacade.reset(user.id, 'cli');
+    if (!removed) {
+      ctx.out(`${JSON.stringify(user.username)} has no second factor: nothing to reset`);
+      return EXIT_OK;
+    }
+    ctx.out(`removed the second factor of ${JSON.stringify(user.username)} (id ${user.id})`);
     return EXIT_OK;
   },
 };
@@ -216,5 +236,5 @@ changed. Exit status 0 either way.`,
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, setPassword, remove, revokeSessions, roles, checkNames],
+  commands: [create, list, setPassword, remove, revokeSessions, roles, checkNames, mfaReset],
 };
