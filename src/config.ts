@@ -68,6 +68,18 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_LOGIN_IP: Count(100, 'login attempts per IP per window'),
   RATE_LIMIT_SIGNUP_IP: Count(20, 'signups per IP per window'),
   RATE_LIMIT_WINDOW: Seconds(900, 'rate-limit window'),
+  RATE_LIMIT_RECOVERY: Count(5, 'recovery and verification mails per account per window (dropped silently)'),
+  RATE_LIMIT_RECOVERY_IP: Count(20, 'requests per IP per window on /password/forgot and /email/verify'),
+
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\r\\n]*@[^\\r\\n]*$' })),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  PASSWORD_RESET_TTL: Seconds(1800, 'password reset token lifetime'),
+  EMAIL_VERIFICATION_TTL: Seconds(86400, 'email verification token lifetime'),
+  MAIL_RETRY_DELAY: Seconds(30, 'first retry of a failed send; doubles each attempt, at most 1 hour'),
+  MAIL_RETRY_FOR: Seconds(86400, 'how long a message is retried before it is given up'),
+  MAIL_SEND_TIMEOUT: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
+  MAIL_POLL_INTERVAL_MS: Type.Integer({ minimum: 20, maximum: 60000, default: 1000 }),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -139,6 +151,11 @@ function redisTarget(env: Env): RedisTarget | undefined {
   return url === undefined ? undefined : { url };
 }
 
+/** A host as written in a URL: IPv6 addresses in brackets. */
+function hostForUrl(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
 function toConfig(env: Env) {
   const dataDir = path.resolve(env.DATA_DIR);
   const redis = redisTarget(env);
@@ -194,6 +211,21 @@ function toConfig(env: Env) {
       loginPerIp: env.RATE_LIMIT_LOGIN_IP,
       signupPerIp: env.RATE_LIMIT_SIGNUP_IP,
       windowSec: env.RATE_LIMIT_WINDOW,
+      recoveryPerAccount: env.RATE_LIMIT_RECOVERY,
+      recoveryPerIp: env.RATE_LIMIT_RECOVERY_IP,
+    },
+    mail: {
+      /** Undefined: the embedded outbox (`.eml` files in DATA_DIR/outbox). Holds credentials: never log it. */
+      smtpUrl: env.SMTP_URL,
+      from: env.MAIL_FROM ?? 'Keyward <keyward@localhost>',
+      outboxDir: path.join(dataDir, 'outbox'),
+      publicUrl: (env.PUBLIC_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(/\/+$/, ''),
+      resetTtlSec: env.PASSWORD_RESET_TTL,
+      verificationTtlSec: env.EMAIL_VERIFICATION_TTL,
+      retryDelaySec: env.MAIL_RETRY_DELAY,
+      retryForSec: env.MAIL_RETRY_FOR,
+      sendTimeoutSec: env.MAIL_SEND_TIMEOUT,
+      pollIntervalMs: env.MAIL_POLL_INTERVAL_MS,
     },
   };
 }
@@ -262,6 +294,11 @@ function crossFieldProblems(env: Env): string[] {
     problems.push(
       'WEB_CONCURRENCY: more than one worker needs a shared token store; set REDIS_URL (or REDIS_CLUSTER_NODES, ' +
         'REDIS_SENTINELS), or use WEB_CONCURRENCY=1 with the in-process store',
+    );
+  }
+  if (env.SMTP_URL !== undefined && env.MAIL_FROM === undefined) {
+    problems.push(
+      'MAIL_FROM: required with SMTP_URL (the sender address, e.g. "Example <no-reply@example.com>")',
     );
   }
   if (env.SESSION_IDLE_TTL > env.SESSION_MAX_TTL) {

@@ -15,7 +15,11 @@ export type AuditEventName =
   | 'account_deleted'
   | 'import'
   | 'signing_key_added'
-  | 'signing_keys_pruned';
+  | 'signing_keys_pruned'
+  | 'email_added'
+  | 'email_verified'
+  | 'password_reset_requested'
+  | 'password_reset';
 
 /** Plain, secret-free values only: ids, counts, reasons. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

@@ -7,10 +7,38 @@ const UNIQUE_VIOLATIONS = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAIN
 
 /** The error a driver's error becomes: a unique violation is the input's fault, anything else the store's. */
 function translate(error: unknown): Error {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNIQUE_VIOLATIONS.has(code))
-    return new DomainError('username_taken', { cause: error });
+  const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (typeof code === 'string' && UNIQUE_VIOLATIONS.has(code)) {
+    // PostgreSQL names the index in `constraint`, SQLite names the column in the message.
+    const onEmail = `${String(constraint)} ${String(message)}`.includes('email_key');
+    return new DomainError(onEmail ? 'email_taken' : 'username_taken', { cause: error });
+  }
   return new StoreUnavailableError(error);
+}
+
+interface UserRow {
+  id: number;
+  username: string;
+  email: string | null;
+  email_verified: number | boolean;
+}
+
+const USER_COLUMNS = ['id', 'username', 'email', 'email_verified'] as const;
+
+function toUser(row: UserRow): User;
+function toUser(row: UserRow | undefined): User | undefined;
+function toUser(row: UserRow | undefined): User | undefined {
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    emailVerified: row.email_verified === 1 || row.email_verified === true,
+  };
+}
+
+function toUserWithHash(row: (UserRow & { passwordHash: string }) | undefined): UserWithHash | undefined {
+  return row && { ...toUser(row), passwordHash: row.passwordHash };
 }
 
 /**
@@ -28,7 +56,7 @@ export function deadlineFor(dialect: Dialect): number | undefined {
   return dialect === 'postgres' ? DEFAULT_DEADLINE_MS : undefined;
 }
 
-async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
+export async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     if (deadlineMs === undefined) return await work();
@@ -53,9 +81,9 @@ export class KyselyUserRepository implements UserRepository {
    * The look-up of every authenticated `GET /user`, built and compiled once: Kysely would otherwise build the
    * query tree and compile it to SQL on each call. Only the parameter changes between calls.
    */
-  private readonly byId: CompiledQuery<User>;
+  private readonly byId: CompiledQuery<UserRow>;
   /** The look-up of every login, compiled once in the same way. */
-  private readonly byUsernameKey: CompiledQuery<UserWithHash>;
+  private readonly byUsernameKey: CompiledQuery<UserRow & { passwordHash: string }>;
 
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
@@ -65,10 +93,10 @@ export class KyselyUserRepository implements UserRepository {
     /** The database's synchronous reader (`Database.readRow`, SQLite): the two look-ups run on it when given. */
     private readonly readRow?: RowReader,
   ) {
-    this.byId = db.selectFrom('users').select(['id', 'username']).where('id', '=', 0).compile();
+    this.byId = db.selectFrom('users').select(USER_COLUMNS).where('id', '=', 0).compile();
     this.byUsernameKey = db
       .selectFrom('users')
-      .select(['id', 'username', 'password_hash as passwordHash'])
+      .select([...USER_COLUMNS, 'password_hash as passwordHash'])
       .where('username_key', '=', '')
       .compile();
   }
@@ -103,38 +131,70 @@ export class KyselyUserRepository implements UserRepository {
           username: user.username,
           username_key: user.usernameKey,
           password_hash: user.passwordHash,
+          email: user.email?.display ?? null,
+          email_key: user.email?.key ?? null,
           created_at: at,
           updated_at: at,
         })
-        .returning(['id', 'username'])
-        .executeTakeFirstOrThrow();
+        .returning(USER_COLUMNS)
+        .executeTakeFirstOrThrow()
+        .then((row) => toUser(row));
     });
   }
 
-  findById(id: number): Promise<User | undefined> {
-    return this.readOne(this.byId, [id]);
+  async findById(id: number): Promise<User | undefined> {
+    return toUser(await this.readOne(this.byId, [id]));
   }
 
   findWithHashById(id: number): Promise<UserWithHash | undefined> {
-    return this.guarded(() =>
-      this.db
-        .selectFrom('users')
-        .select(['id', 'username', 'password_hash as passwordHash'])
-        .where('id', '=', id)
-        .executeTakeFirst(),
+    return this.guarded(async () =>
+      toUserWithHash(
+        await this.db
+          .selectFrom('users')
+          .select([...USER_COLUMNS, 'password_hash as passwordHash'])
+          .where('id', '=', id)
+          .executeTakeFirst(),
+      ),
     );
   }
 
-  findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
+  async findByUsernameKey(key: string): Promise<UserWithHash | undefined> {
     // No stored username can hold a NUL (the policy refuses control characters), and PostgreSQL would fail the
     // query on one: a login, or a CLI look-up, with such a name is simply not found.
+    if (key.includes('\u0000')) return undefined;
+    return toUserWithHash(await this.readOne(this.byUsernameKey, [key]));
+  }
+
+  findByEmailKey(key: string): Promise<User | undefined> {
     if (key.includes('\u0000')) return Promise.resolve(undefined);
-    return this.readOne(this.byUsernameKey, [key]);
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .selectFrom('users')
+          .select(USER_COLUMNS)
+          .where('email_key', '=', key)
+          .executeTakeFirst(),
+      ),
+    );
+  }
+
+  markEmailVerified(id: number, emailKey: string): Promise<boolean> {
+    return this.guarded(async () => {
+      const result = await this.db
+        .updateTable('users')
+        .set({ email_verified: 1, updated_at: this.now().toISOString() })
+        .where('id', '=', id)
+        .where('email_key', '=', emailKey)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
   }
 
   update(id: number, changes: UserChanges): Promise<User | undefined> {
     return this.guarded(async () => {
-      const values: Partial<Record<'username' | 'username_key' | 'password_hash' | 'updated_at', string>> = {
+      const values: Partial<
+        Record<'username' | 'username_key' | 'password_hash' | 'updated_at' | 'email' | 'email_key', string>
+      > & { email_verified?: number } = {
         updated_at: this.now().toISOString(),
       };
       if (changes.username) {
@@ -142,12 +202,19 @@ export class KyselyUserRepository implements UserRepository {
         values.username_key = changes.username.key;
       }
       if (changes.passwordHash !== undefined) values.password_hash = changes.passwordHash;
-      return this.db
-        .updateTable('users')
-        .set(values)
-        .where('id', '=', id)
-        .returning(['id', 'username'])
-        .executeTakeFirst();
+      if (changes.email) {
+        values.email = changes.email.display;
+        values.email_key = changes.email.key;
+        values.email_verified = 0;
+      }
+      return toUser(
+        await this.db
+          .updateTable('users')
+          .set(values)
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      );
     });
   }
 
@@ -171,14 +238,16 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   list(options: { limit: number; afterId?: number }): Promise<User[]> {
-    return this.guarded(() =>
-      this.db
-        .selectFrom('users')
-        .select(['id', 'username'])
-        .where('id', '>', options.afterId ?? 0)
-        .orderBy('id')
-        .limit(options.limit)
-        .execute(),
+    return this.guarded(async () =>
+      (
+        await this.db
+          .selectFrom('users')
+          .select(USER_COLUMNS)
+          .where('id', '>', options.afterId ?? 0)
+          .orderBy('id')
+          .limit(options.limit)
+          .execute()
+      ).map((row) => toUser(row)),
     );
   }
 

@@ -1,13 +1,15 @@
 import { DomainError } from '../errors.js';
-import type { User, UserChanges, UserRepository } from '../repositories/user-repository.js';
+import type { User, UserChanges, UserRepository, UserWithHash } from '../repositories/user-repository.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
 import { usernameKey } from './password-policy.js';
+import { emailKey, normalizeEmail, type EmailAddress } from './email-address.js';
 
 export interface AccountChanges {
   username?: string | undefined;
   password?: string | undefined;
   currentPassword?: string | undefined;
+  email?: string | undefined;
 }
 
 /** A change request that passed every rule that does not need the account. */
@@ -15,6 +17,7 @@ export interface CheckedChanges {
   username?: { display: string; key: string };
   password?: string;
   currentPassword?: string;
+  email?: EmailAddress;
 }
 
 /** The outcome of a credential check (the reason is for the audit log, never for the client). */
@@ -45,15 +48,54 @@ export class UserService {
     this.onRehashError = options.onRehashError ?? (() => undefined);
   }
 
-  /** Creates an account after every policy check; `username_taken` on a case-insensitive clash. */
-  async register(username: string, password: string): Promise<User> {
+  /**
+   * Creates an account after every policy check; `username_taken` (or `email_taken`) on a case-insensitive
+   * clash. The email, when given, starts unverified.
+   */
+  async register(username: string, password: string, email?: string): Promise<User> {
     const name = this.policy.checkUsername(username);
+    const address = email === undefined ? undefined : normalizeEmail(email);
     this.policy.checkPassword(password);
     this.policy.checkPasswordAgainstUsername(password, name.display);
     // A cheap look-up first spares a hash for an obvious duplicate; the unique index settles races.
     if (await this.users.findByUsernameKey(name.key)) throw new DomainError('username_taken');
+    if (address && (await this.users.findByEmailKey(address.key))) throw new DomainError('email_taken');
     const passwordHash = await this.hasher.hash(password);
-    return this.users.create({ username: name.display, usernameKey: name.key, passwordHash });
+    return this.users.create({ username: name.display, usernameKey: name.key, passwordHash, email: address });
+  }
+
+  /** The account a `/password/forgot` login names: a username, or else an email. */
+  async findByLogin(login: string): Promise<User | undefined> {
+    const byName = await this.users.findByUsernameKey(usernameKey(login));
+    if (byName) return withoutHash(byName);
+    return this.users.findByEmailKey(emailKey(login));
+  }
+
+  /** Checks a new password against the policy (for this account's username) and hashes it. */
+  async hashNewPassword(user: User, password: string): Promise<string> {
+    this.policy.checkPassword(password);
+    this.policy.checkPasswordAgainstUsername(password, user.username);
+    return this.hasher.hash(password);
+  }
+
+  /** Sets a password hash computed by `hashNewPassword`; false when the account is gone. */
+  async setPasswordHash(userId: number, passwordHash: string): Promise<boolean> {
+    return (await this.users.update(userId, { passwordHash })) !== undefined;
+  }
+
+  /** Sets a new, unverified email (the CLI's set-email); `email_taken` when another account has it. */
+  async setEmail(userId: number, email: string): Promise<User> {
+    const address = normalizeEmail(email);
+    const owner = await this.users.findByEmailKey(address.key);
+    if (owner && owner.id !== userId) throw new DomainError('email_taken');
+    const user = await this.users.update(userId, { email: address });
+    if (!user) throw new DomainError('invalid_token');
+    return user;
+  }
+
+  /** Marks the email verified if it is still the address `emailKey` names. */
+  markEmailVerified(userId: number, key: string): Promise<boolean> {
+    return this.users.markEmailVerified(userId, key);
   }
 
   /**
@@ -79,7 +121,7 @@ export class UserService {
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) return { ok: false, reason: 'wrong_password', userId: user.id };
     if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
-    return { ok: true, user: { id: user.id, username: user.username } };
+    return { ok: true, user: withoutHash(user) };
   }
 
   async find(id: number): Promise<User | undefined> {
@@ -88,15 +130,17 @@ export class UserService {
 
   /** Checks the parts of a change that need no account, before any token is consumed. */
   checkChanges(changes: AccountChanges): CheckedChanges {
-    if (changes.username === undefined && changes.password === undefined) {
-      throw new DomainError('validation_failed', { message: 'username or password is required' });
+    if (changes.username === undefined && changes.password === undefined && changes.email === undefined) {
+      throw new DomainError('validation_failed', { message: 'username, password or email is required' });
     }
     const checked: CheckedChanges = {};
     if (changes.username !== undefined) checked.username = this.policy.checkUsername(changes.username);
-    if (changes.password !== undefined) {
-      this.policy.checkPassword(changes.password);
+    if (changes.email !== undefined) checked.email = normalizeEmail(changes.email);
+    if (changes.password !== undefined) this.policy.checkPassword(changes.password);
+    if (changes.password !== undefined || changes.email !== undefined) {
+      // An email is where a password reset goes: changing it needs the password, like changing the password.
       if (changes.currentPassword === undefined) throw new DomainError('current_password_required');
-      checked.password = changes.password;
+      if (changes.password !== undefined) checked.password = changes.password;
       checked.currentPassword = changes.currentPassword;
     }
     return checked;
@@ -106,13 +150,21 @@ export class UserService {
   async update(
     userId: number,
     changes: CheckedChanges,
-  ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean }> {
+  ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean; emailChanged: boolean }> {
     const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('invalid_token');
     const update: UserChanges = {};
-    if (changes.password !== undefined) {
-      const result = await this.hasher.verify(current.passwordHash, changes.currentPassword ?? '');
+    if (changes.currentPassword !== undefined) {
+      const result = await this.hasher.verify(current.passwordHash, changes.currentPassword);
       if (!result.ok) throw new DomainError('wrong_current_password');
+    }
+    // The same address in another case is the same mailbox: it stays as it is, verified or not.
+    if (changes.email && changes.email.key !== current.email?.toLowerCase()) {
+      const owner = await this.users.findByEmailKey(changes.email.key);
+      if (owner && owner.id !== userId) throw new DomainError('email_taken');
+      update.email = changes.email;
+    }
+    if (changes.password !== undefined) {
       this.policy.checkPasswordAgainstUsername(
         changes.password,
         changes.username?.display ?? current.username,
@@ -124,11 +176,12 @@ export class UserService {
       update.username = changes.username;
     }
     if (changes.password !== undefined) update.passwordHash = await this.hasher.hash(changes.password);
-    if (update.username === undefined && update.passwordHash === undefined) {
+    if (update.username === undefined && update.passwordHash === undefined && update.email === undefined) {
       return {
-        user: { id: current.id, username: current.username },
+        user: withoutHash(current),
         passwordChanged: false,
         usernameChanged: false,
+        emailChanged: false,
       };
     }
     const user = await this.users.update(userId, update);
@@ -137,6 +190,7 @@ export class UserService {
       user,
       passwordChanged: update.passwordHash !== undefined,
       usernameChanged: update.username !== undefined,
+      emailChanged: update.email !== undefined,
     };
   }
 
@@ -151,4 +205,8 @@ export class UserService {
       this.onRehashError(error);
     }
   }
+}
+
+function withoutHash(user: UserWithHash): User {
+  return { id: user.id, username: user.username, email: user.email, emailVerified: user.emailVerified };
 }

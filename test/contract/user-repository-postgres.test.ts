@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
-import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
+import { KyselyMailRepository } from '../../src/repositories/kysely-mail-repository.js';
+import { deadlineFor, KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { userRepositoryContract } from './user-repository-contract.js';
 
@@ -18,9 +19,14 @@ await userRepositoryContract('KyselyUserRepository on PostgreSQL', async () => {
   await migrateToLatest(database);
   return {
     users: new KyselyUserRepository(database.db),
+    mail: new KyselyMailRepository(database.db, 'postgres', deadlineFor('postgres')),
     unreachable: async () => {
       const down = openDatabase('postgres://postgres@127.0.0.1:1/test');
-      return { users: new KyselyUserRepository(down.db), close: () => down.close() };
+      return {
+        users: new KyselyUserRepository(down.db),
+        mail: new KyselyMailRepository(down.db, 'postgres', deadlineFor('postgres')),
+        close: () => down.close(),
+      };
     },
     cleanup: async () => {
       await database.close();
@@ -46,11 +52,16 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     try {
       const [ranA, ranB] = await Promise.all([migrateToLatest(a), migrateToLatest(b)]);
       const applied = [...ranA, ...ranB].sort();
-      assert.deepEqual(applied, ['001_users', '002_audit_events', '003_audit_request_id']);
+      assert.deepEqual(applied, [
+        '001_users',
+        '002_audit_events',
+        '003_audit_request_id',
+        '005_email_accounts',
+      ]);
       const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(a.db);
       assert.deepEqual(
         rows.rows.map((r) => r.name),
-        ['001_users', '002_audit_events', '003_audit_request_id'],
+        ['001_users', '002_audit_events', '003_audit_request_id', '005_email_accounts'],
       );
       assert.deepEqual(await migrateToLatest(b), [], 'a third run has nothing to do');
     } finally {
@@ -107,7 +118,9 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     async () => {
       const held = await preparedAfterLookups(true);
       const lookups = held.filter((s) =>
-        /^select "id", "username" from "users" where "id" = \$1$/.test(s.statement),
+        /^select "id", "username", "email", "email_verified" from "users" where "id" = \$1$/.test(
+          s.statement,
+        ),
       );
       assert.equal(lookups.length, 1, JSON.stringify(held));
       assert.match(lookups[0]?.name ?? '', /^keyward_\d+$/);

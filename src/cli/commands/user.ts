@@ -21,7 +21,7 @@ async function findUser(ctx: CliContext, username: string): Promise<User> {
   const users = await ctx.users();
   const user = await users.findByUsernameKey(usernameKey(username));
   if (!user) throw new CliError(`no user named ${JSON.stringify(username)}`);
-  return { id: user.id, username: user.username };
+  return { id: user.id, username: user.username, email: user.email, emailVerified: user.emailVerified };
 }
 
 const create: Command = {
