@@ -15,6 +15,7 @@ import { registerErrorHandler, sendFrameworkError } from './http/error-handler.j
 import { registerOpenApi } from './http/openapi.js';
 import { RequestLog } from './http/request-log.js';
 import './http/route-config.js';
+import { accountRoutes } from './routes/account-routes.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
@@ -108,6 +109,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(authRoutes, { auth: deps.authFacade });
   await app.register(sessionRoutes, { auth: deps.authFacade });
   await app.register(opsRoutes, { ops: deps.opsFacade });
+  await app.register(accountRoutes, { accounts: deps.accountFacade });
 
   return app;
 }

@@ -3,17 +3,23 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
+import { AccountFacade } from './facades/account-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
+import { createMailer } from './mail/mailer.js';
+import { MailQueue } from './mail/mail-queue.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
+import { KyselyMailRepository } from './repositories/kysely-mail-repository.js';
 import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
+import { redactUrl } from './redact-url.js';
 import { AuditLog, origin } from './services/audit-log.js';
 import { Metrics } from './services/metrics.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
+import { RecoveryService } from './services/recovery-service.js';
 import { RateLimiter } from './services/rate-limiter.js';
 import { RefreshTokens } from './services/refresh-tokens.js';
 import { SessionService } from './services/session-service.js';
@@ -43,6 +49,9 @@ export interface Deps {
   userFacade: UserFacade;
   authFacade: AuthFacade;
   opsFacade: OpsFacade;
+  accountFacade: AccountFacade;
+  /** The durable mail queue; its background sender runs from createDeps to closeDeps. */
+  mailQueue: MailQueue;
 }
 
 export interface DepsOverrides {
@@ -166,8 +175,17 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   });
   // The warm-up verification at start is no client's password: the hash metrics begin once it is done.
   let serving = false;
-  // Read at scrape time only, by when `hasher` exists.
-  const metrics = new Metrics({ processMetrics: true, hashQueueDepth: () => hasher.queueDepth });
+  const mailRepository = new KyselyMailRepository(
+    database.db,
+    database.dialect,
+    deadlineFor(database.dialect),
+  );
+  // Read at scrape time only, by when `hasher` and `mailQueue` exist.
+  const metrics = new Metrics({
+    processMetrics: true,
+    hashQueueDepth: () => hasher.queueDepth,
+    mailQueue: () => mailQueue.stats(),
+  });
   const hasher = new PasswordHasher({
     argon2: config.passwords.argon2,
     concurrency: config.passwords.hashConcurrency,
@@ -239,8 +257,51 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       logger.warn({ err: error }, 'password rehash failed');
     },
   });
+  const mailQueue = new MailQueue({
+    repository: mailRepository,
+    mailer: createMailer(config.mail),
+    logger,
+    retryDelayMs: config.mail.retryDelaySec * 1000,
+    retryForMs: config.mail.retryForSec * 1000,
+    sendTimeoutMs: config.mail.sendTimeoutSec * 1000,
+    pollIntervalMs: config.mail.pollIntervalMs,
+    now,
+    events: {
+      sent: () => {
+        metrics.mailSent.inc();
+      },
+      failed: () => {
+        metrics.mailFailed.inc();
+      },
+      retried: () => {
+        metrics.mailRetries.inc();
+      },
+    },
+  });
+  // Never the URL: it may carry the SMTP credentials.
+  logger.info(
+    config.mail.smtpUrl === undefined
+      ? { mailer: 'outbox', dir: config.mail.outboxDir }
+      : { mailer: 'smtp', smtp: redactUrl(config.mail.smtpUrl) },
+    'mail',
+  );
+  const recovery = new RecoveryService({
+    mail: mailRepository,
+    resetTtlSec: config.mail.resetTtlSec,
+    verificationTtlSec: config.mail.verificationTtlSec,
+    now,
+  });
+  const accountFacade = new AccountFacade(
+    userService,
+    sessions,
+    recovery,
+    mailQueue,
+    { publicUrl: config.mail.publicUrl },
+    { limiter: rateLimiter, audit },
+  );
   await hasher.warmUp();
   serving = true;
+  mailQueue.start();
   return {
     logger,
     database,
@@ -253,14 +314,18 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     keys,
     hasher,
     sessions,
-    userFacade: new UserFacade(userService, sessions, { limiter: rateLimiter, audit }),
+    userFacade: new UserFacade(userService, sessions, { limiter: rateLimiter, audit }, recovery),
     authFacade: new AuthFacade(userService, sessions, { limiter: rateLimiter, audit }),
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
+    accountFacade,
+    mailQueue,
   };
 }
 
 /** Closes the stores and ends the password-hashing threads; safe to call once the HTTP server has stopped. */
 export async function closeDeps(deps: Deps): Promise<void> {
+  // The sender first: it settles the rows it holds while the database is still open.
+  await deps.mailQueue.stop().catch(() => undefined);
   await Promise.allSettled([
     deps.rateLimitStore.close(),
     deps.tokenStore.close(),

@@ -4,8 +4,10 @@ import { origin, type AuditLog } from '../services/audit-log.js';
 import { usernameKey } from '../services/password-policy.js';
 import type { LoginAttempt, RateLimiter } from '../services/rate-limiter.js';
 import type { ClientInfo, SessionService } from '../services/session-service.js';
+import type { RecoveryService } from '../services/recovery-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
+import { userView, type UserView } from './user-view.js';
 
 /** Account use cases behind the seed's /user routes (the seed's UserFacade). */
 export class UserFacade {
@@ -16,6 +18,8 @@ export class UserFacade {
     private readonly users: UserService,
     private readonly sessions: SessionService,
     guards: FacadeGuards = {},
+    /** Outstanding reset tokens die with a password or email change. */
+    private readonly recovery?: RecoveryService,
   ) {
     this.limiter = guards.limiter;
     this.audit = guards.audit;
@@ -29,14 +33,18 @@ export class UserFacade {
     username: string,
     password: string,
     client: ClientInfo,
-  ): Promise<{ message: string; user: User }> {
+    email?: string,
+  ): Promise<{ message: string; user: UserView }> {
     const attempt = await this.limiter?.beginSignup(client.ip);
     let user: User;
     try {
-      user = await this.users.register(username, password);
+      user = await this.users.register(username, password, email);
     } catch (error) {
-      // A 409 tells whether a username exists: probing names that way stays counted like a created account.
-      if (!(error instanceof DomainError && error.code === 'username_taken')) {
+      // A 409 tells whether a username (or email) exists: probing that way stays counted like a created account.
+      if (!(
+        error instanceof DomainError &&
+        (error.code === 'username_taken' || error.code === 'email_taken')
+      )) {
         await attempt?.abandoned().catch(() => undefined);
       }
       throw error;
@@ -57,15 +65,23 @@ export class UserFacade {
       username: user.username,
       ...origin(client),
     });
-    return { message: 'User created successfully', user };
+    if (user.email !== null) {
+      await this.audit?.record({
+        event: 'email_added',
+        userId: user.id,
+        username: user.username,
+        ...origin(client),
+      });
+    }
+    return { message: 'User created successfully', user: userView(user) };
   }
 
   /** The caller's account. */
-  async get(token: string): Promise<{ user: User; token: string }> {
+  async get(token: string): Promise<{ user: UserView; token: string }> {
     return this.sessions.withAuth(token, async (auth) => {
       const user = await this.users.find(auth.userId);
       if (!user) throw new DomainError('invalid_token');
-      return { user };
+      return { user: userView(user) };
     });
   }
 
@@ -77,11 +93,13 @@ export class UserFacade {
     token: string,
     changes: AccountChanges,
     client: ClientInfo,
-  ): Promise<{ message: string; user: User; token: string }> {
+  ): Promise<{ message: string; user: UserView; token: string }> {
     const checked = this.users.checkChanges(changes);
     return this.sessions.withAuth(token, async (auth) => {
       const attempt =
-        checked.password === undefined ? undefined : await this.beginPasswordCheck(auth.userId, client);
+        checked.currentPassword === undefined
+          ? undefined
+          : await this.beginPasswordCheck(auth.userId, client);
       let result;
       try {
         result = await this.users.update(auth.userId, checked);
@@ -91,9 +109,12 @@ export class UserFacade {
         throw error;
       }
       await attempt?.succeeded();
-      const { user, passwordChanged, usernameChanged } = result;
+      const { user, passwordChanged, usernameChanged, emailChanged } = result;
       const base = { userId: user.id, username: user.username, ...origin(client) };
       if (usernameChanged) await this.audit?.record({ ...base, event: 'username_changed' });
+      // A reset mailed before the change (to the old address, or for the old password) must not work after it.
+      if (passwordChanged || emailChanged) await this.recovery?.invalidate(user.id, 'reset_password');
+      if (emailChanged) await this.audit?.record({ ...base, event: 'email_added' });
       if (passwordChanged) {
         const revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
         await this.audit?.record({
@@ -102,7 +123,7 @@ export class UserFacade {
           detail: { other_sessions_revoked: revoked },
         });
       }
-      return { message: 'User updated successfully', user };
+      return { message: 'User updated successfully', user: userView(user) };
     });
   }
 

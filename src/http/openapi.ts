@@ -20,6 +20,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'users', description: 'Accounts (the seed routes)' },
         { name: 'auth', description: 'Login, validation, refresh, logout' },
         { name: 'sessions', description: 'Session management' },
+        { name: 'account', description: 'Email verification and password recovery' },
         { name: 'ops', description: 'Health, readiness, keys, metrics' },
       ],
     },

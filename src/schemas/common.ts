@@ -15,7 +15,16 @@ export const ErrorResponse = Type.Object(
 export type ErrorResponse = Static<typeof ErrorResponse>;
 
 export const UserView = Type.Object(
-  { id: Type.Integer(), username: Type.String({ description: 'As stored (NFKC form).' }) },
+  {
+    id: Type.Integer(),
+    username: Type.String({ description: 'As stored (NFKC form).' }),
+    email: Type.Union([Type.String(), Type.Null()], {
+      description: 'Trimmed, domain lower-cased; null when the account has none.',
+    }),
+    email_verified: Type.Boolean({
+      description: 'True once the current email was confirmed by a mailed token.',
+    }),
+  },
   { title: 'User' },
 );
 

@@ -35,7 +35,7 @@ describe('POST /user', () => {
     assert.match(String(res.headers['content-type']), /^application\/json/);
     const body = res.json<{ message: string; user: { id: number; username: string } }>();
     assert.ok(Number.isSafeInteger(body.user.id) && body.user.id > 0);
-    assert.deepEqual(body, { message: 'User created successfully', user: { id: body.user.id, username } });
+    assert.deepEqual(body, { message: 'User created successfully', user: { id: body.user.id, username, email: null, email_verified: false } });
   });
 
   for (const [label, payload, field] of [
@@ -175,7 +175,10 @@ describe('GET /user', () => {
     const res = await getUser(t.app, s.token);
     assertOk(res);
     const body = res.json<UserBody>();
-    assert.deepEqual(body, { user: { id: s.userId, username: s.username }, token: body.token });
+    assert.deepEqual(body, {
+      user: { id: s.userId, username: s.username, email: null, email_verified: false },
+      token: body.token,
+    });
     assert.notEqual(body.token, s.token);
     await expectDead(t.app, s.token);
     await expectLive(t.app, body.token);
@@ -244,7 +247,7 @@ describe('PUT /user', () => {
     const body = res.json<UserBody & { message: string }>();
     assert.deepEqual(body, {
       message: 'User updated successfully',
-      user: { id: s.userId, username: newName },
+      user: { id: s.userId, username: newName, email: null, email_verified: false },
       token: body.token,
     });
     await expectDead(t.app, s.token);
@@ -399,7 +402,12 @@ describe('DELETE /user', () => {
     assertError(await refresh(t.app, s.refreshToken), 401, 'invalid_refresh_token');
     const res = await getUser(t.app, again.token);
     assertOk(res);
-    assert.deepEqual(res.json<UserBody>().user, { id: again.userId, username: s.username });
+    assert.deepEqual(res.json<UserBody>().user, {
+      id: again.userId,
+      username: s.username,
+      email: null,
+      email_verified: false,
+    });
   });
 
   it('answers 401 without a token and for a garbage token', async () => {

@@ -1,0 +1,13 @@
+import type { User } from '../repositories/user-repository.js';
+
+/** A user as the API shows it (SPEC §2, §9). */
+export interface UserView {
+  id: number;
+  username: string;
+  email: string | null;
+  email_verified: boolean;
+}
+
+export function userView(user: User): UserView {
+  return { id: user.id, username: user.username, email: user.email, email_verified: user.emailVerified };
+}
