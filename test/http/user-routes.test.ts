@@ -35,7 +35,10 @@ describe('POST /user', () => {
     assert.match(String(res.headers['content-type']), /^application\/json/);
     const body = res.json<{ message: string; user: { id: number; username: string } }>();
     assert.ok(Number.isSafeInteger(body.user.id) && body.user.id > 0);
-    assert.deepEqual(body, { message: 'User created successfully', user: { id: body.user.id, username, email: null, email_verified: false } });
+    assert.deepEqual(body, {
+      message: 'User created successfully',
+      user: { id: body.user.id, username, email: null, email_verified: false },
+    });
   });
 
   for (const [label, payload, field] of [
