@@ -87,12 +87,12 @@ export class AccountFacade {
     // PostgreSQL refuses a NUL in text; no username or email holds one, so the replaced login matches nothing, as
     // the original would have, after the same work.
     const stored = login.replaceAll('\u0000', '\uFFFD');
-    await this.queue.enqueue({
-      kind: 'password_reset',
-      login: stored,
-      ip: client.ip,
-      requestId: client.requestId,
-    });
+    // The sender is not woken: what it does with the row (look the account up, mail it or not) happens at its
+    // next poll, apart from this request, so that it cannot show in this request's time.
+    await this.queue.enqueue(
+      { kind: 'password_reset', login: stored, ip: client.ip, requestId: client.requestId },
+      { wake: false },
+    );
     return { message: FORGOT_MESSAGE };
   }
 

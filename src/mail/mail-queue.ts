@@ -103,10 +103,17 @@ export class MailQueue {
     this.composer = composer;
   }
 
-  /** Stores the message and wakes this instance's sender; the row is committed when this resolves. */
-  async enqueue(mail: NewMail): Promise<number> {
+  /**
+   * Stores the message; the row is committed when this resolves. `wake` starts this instance's sender at once
+   * (after the current turn); otherwise the next poll finds the row.
+   */
+  async enqueue(mail: NewMail, options: { wake: boolean } = { wake: true }): Promise<number> {
     const id = await this.repository.enqueue(mail, this.now());
-    this.wake();
+    if (options.wake) {
+      setImmediate(() => {
+        this.wake();
+      });
+    }
     return id;
   }
 
