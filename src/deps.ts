@@ -283,7 +283,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     config.mail.smtpUrl === undefined
       ? { mailer: 'outbox', dir: config.mail.outboxDir }
       : { mailer: 'smtp', smtp: redactUrl(config.mail.smtpUrl) },
-    'mail',
+    'mailer',
   );
   const recovery = new RecoveryService({
     mail: mailRepository,

@@ -88,7 +88,9 @@ describe('keyward user and audit on the embedded stores', () => {
     );
     const json = await runCli(['user', 'list', '--json', '--limit', '1'], ws.env);
     assertExit(json, 0);
-    assert.deepEqual(jsonLines(json.stdout), [{ id: alice, username: 'alice' }]);
+    assert.deepEqual(jsonLines(json.stdout), [
+      { id: alice, username: 'alice', email: null, email_verified: false },
+    ]);
   });
 
   it('user delete without a shared token store deletes and warns that sessions are out of reach', async () => {

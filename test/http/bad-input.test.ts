@@ -104,7 +104,12 @@ describe('request bodies', () => {
       payload: { username: uniqueName(), password: PASSWORD, id: 1, is_admin: true },
     });
     assertOk(res, 201);
-    assert.deepEqual(Object.keys(res.json<{ user: object }>().user).sort(), ['id', 'username']);
+    assert.deepEqual(Object.keys(res.json<{ user: object }>().user).sort(), [
+      'email',
+      'email_verified',
+      'id',
+      'username',
+    ]);
   });
 
   it('oversized or deeply nested fields are 400, never 500', async () => {

@@ -6,6 +6,12 @@ import { PasswordHasher } from '../../services/password-hasher.js';
 import { PasswordPolicy, usernameKey } from '../../services/password-policy.js';
 import { UserService } from '../../services/user-service.js';
 import type { User } from '../../repositories/user-repository.js';
+import { DomainError } from '../../errors.js';
+import { userView } from '../../facades/user-view.js';
+import { KyselyMailRepository } from '../../repositories/kysely-mail-repository.js';
+import { deadlineFor } from '../../repositories/kysely-user-repository.js';
+import { normalizeEmail } from '../../services/email-address.js';
+import { RecoveryService } from '../../services/recovery-service.js';
 
 const MEMORY_STORE_NOTE =
   'sessions live in the memory of each running server (no REDIS_URL): the CLI cannot reach them; restarting the servers ends every session';
@@ -79,7 +85,7 @@ const list: Command = {
     const users = await ctx.users();
     const [rows, total] = await Promise.all([users.list({ limit }), users.count()]);
     if (values.json === true) {
-      for (const user of rows) ctx.out(JSON.stringify(user));
+      for (const user of rows) ctx.out(JSON.stringify(userView(user)));
       return EXIT_OK;
     }
     const width = Math.max(2, ...rows.map((u) => String(u.id).length));
@@ -133,8 +139,40 @@ const revokeSessions: Command = {
   },
 };
 
+const setEmail: Command = {
+  name: 'set-email',
+  summary: "Set a user's email (unverified until confirmed; same rules as PUT /user)",
+  positionals: ['username', 'email'],
+  details: `The address is stored trimmed with the domain lower-cased and must not belong to another account
+(case-insensitively). Outstanding password reset tokens of the account are invalidated. The user confirms the
+address with POST /email/verification and the mailed token.`,
+  async run(ctx, { positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const database = await ctx.openDatabase();
+    const recovery = new RecoveryService({
+      mail: new KyselyMailRepository(database.db, database.dialect, deadlineFor(database.dialect)),
+      resetTtlSec: ctx.config.mail.resetTtlSec,
+      verificationTtlSec: ctx.config.mail.verificationTtlSec,
+      now: () => ctx.io.now(),
+    });
+    let updated;
+    try {
+      // The unique index refuses an address another account has (email_taken), as it does for PUT /user.
+      updated = await (await ctx.users()).update(user.id, { email: normalizeEmail(positionals[1] ?? '') });
+    } catch (error) {
+      if (error instanceof DomainError) throw new CliError(error.message, 1, { cause: error });
+      throw error;
+    }
+    if (!updated) throw new CliError(`no user named ${JSON.stringify(positionals[0] ?? '')}`);
+    await recovery.invalidate(user.id, 'reset_password');
+    await ctx.audit({ event: 'email_added', userId: user.id, username: user.username });
+    ctx.out(`set the email of ${JSON.stringify(user.username)} to ${updated.email ?? ''} (unverified)`);
+    return EXIT_OK;
+  },
+};
+
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, remove, revokeSessions],
+  commands: [create, list, remove, revokeSessions, setEmail],
 };
