@@ -47,6 +47,19 @@ const RETENTION_MS = 7 * 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
 /** How long stop() lets sends in flight finish before it closes the connections under them. */
 const STOP_GRACE_MS = 3000;
+const CLOSE_GRACE_MS = 500;
+
+/** Waits for `work`, at most `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
 
 /** The delay before attempt `attempts + 1`: the first retry after `base`, then doubling, capped at one hour. */
 export function retryDelay(base: number, attempts: number): number {
@@ -134,23 +147,17 @@ export class MailQueue {
   }
 
   /**
-   * Stops the sender: no new claims; sends in flight get a short grace, then their connections are closed and
-   * their rows go back to the queue (retried by this or another instance). Resolves when nothing runs.
+   * Stops the sender: no new claims; sends in flight get a short grace, then the mailer is closed. A send still
+   * running after that is abandoned: its row keeps its claim until the lease lapses, and is then sent by this
+   * or another instance. Resolves within about STOP_GRACE_MS + CLOSE_GRACE_MS.
    */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     const running = this.running;
-    if (running) {
-      let grace: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => {
-        grace = setTimeout(resolve, STOP_GRACE_MS);
-      });
-      await Promise.race([running, graceOver]);
-      clearTimeout(grace);
-    }
+    if (running) await within(running, STOP_GRACE_MS);
     this.mailer.close();
-    await running;
+    if (running) await within(running, CLOSE_GRACE_MS);
   }
 
   /** Claims and works off the due messages once; resolves with how many were claimed (tests, the CLI). */

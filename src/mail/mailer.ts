@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
-import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Transporter } from 'nodemailer';
 
 /** One message, ready to send. */
 export interface OutgoingMail {
@@ -34,31 +33,42 @@ export interface SmtpMailerOptions {
   timeoutMs: number;
 }
 
-/** SMTP through nodemailer; one connection per message (a queue sends few, and a pool would hold sockets). */
+/**
+ * SMTP through nodemailer; one connection per message (a queue sends few, and a pool would hold sockets).
+ * nodemailer is loaded at the first send: a server that never mails never loads it.
+ */
 export class SmtpMailer implements Mailer {
   readonly kind = 'smtp';
-  private readonly transport;
+  private transport: Promise<Transporter> | undefined;
 
-  constructor(private readonly options: SmtpMailerOptions) {
-    // nodemailer upgrades a plain smtp:// connection with STARTTLS whenever the server offers it; smtps:// is TLS
-    // from the first byte. Certificates are verified (a `?tls.rejectUnauthorized=false` in the URL turns it off).
-    this.transport = nodemailer.createTransport({
-      url: options.url,
-      connectionTimeout: options.timeoutMs,
-      greetingTimeout: options.timeoutMs,
-      socketTimeout: options.timeoutMs,
-      disableFileAccess: true,
-      disableUrlAccess: true,
-    });
+  constructor(private readonly options: SmtpMailerOptions) {}
+
+  private open(): Promise<Transporter> {
+    this.transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      // nodemailer upgrades a plain smtp:// connection with STARTTLS whenever the server offers it; smtps:// is
+      // TLS from the first byte. Certificates are verified (`?tls.rejectUnauthorized=false` in the URL turns it off).
+      nodemailer.createTransport({
+        url: this.options.url,
+        connectionTimeout: this.options.timeoutMs,
+        greetingTimeout: this.options.timeoutMs,
+        socketTimeout: this.options.timeoutMs,
+        disableFileAccess: true,
+        disableUrlAccess: true,
+      }),
+    );
+    return this.transport;
   }
 
   async send(mail: OutgoingMail): Promise<Delivery> {
-    const info = await this.transport.sendMail({ from: this.options.from, ...mail });
+    const transport = await this.open();
+    const info = (await transport.sendMail({ from: this.options.from, ...mail })) as { messageId: string };
     return { messageId: info.messageId };
   }
 
   close(): void {
-    this.transport.close();
+    void this.transport?.then((transport) => {
+      transport.close();
+    });
   }
 }
 
@@ -81,6 +91,7 @@ export class OutboxMailer implements Mailer {
   }
 
   async send(mail: OutgoingMail): Promise<Delivery> {
+    const { default: MailComposer } = await import('nodemailer/lib/mail-composer');
     const message = await new MailComposer({
       from: this.options.from,
       ...mail,
