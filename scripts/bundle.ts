@@ -1,7 +1,7 @@
 // The second half of `npm run build` (after `tsc`): the server as one bundled ES module, dist/server.js, and its
 // hashing thread as dist/hash-worker.cjs. Node loads a bundle with far less bookkeeping than the same code as
 // hundreds of CommonJS and ES module files (a module record, a wrapper function, a resolution cache and the
-// package.json reads of each): the server's resident memory at rest is about 15 MB lower (docs/performance.md).
+// package.json reads of each): the server's resident memory at rest is about 15 MB lower (docs/performance-log.md).
 // The packages in EXTERNAL stay outside the bundle and load from node_modules. The CLI keeps tsc's modules.
 // Usage: tsx scripts/bundle.ts (`npm run build` runs it).
 import { readFileSync } from 'node:fs';

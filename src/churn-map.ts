@@ -9,7 +9,7 @@ const MIN_WRITES_PER_RENEWAL = 1024;
  * (for iterators that are still running). Once a table has lived long enough to be promoted to the old generation,
  * that pointer keeps the next table alive through every young-generation collection, that one keeps the next, and
  * so on until a full collection: every key and value ever set is promoted, however short its life. Measured in the
- * server (docs/performance.md), this was most of the old-generation garbage of an authenticated request.
+ * server (docs/performance-log.md), this was most of the old-generation garbage of an authenticated request.
  *
  * Copying the entries into a fresh `Map` from time to time cuts the chain: the fresh table is young, and nothing
  * old points to it. A copy happens after at least as many writes as there are entries, so it costs at most one
@@ -18,6 +18,9 @@ const MIN_WRITES_PER_RENEWAL = 1024;
 export class ChurnMap<K, V> implements Iterable<[K, V]> {
   private map = new Map<K, V>();
   private writes = 0;
+
+  /** `onRenew` sees each copy into a fresh `Map` (the testing seam). */
+  constructor(private readonly onRenew?: () => void) {}
 
   get size(): number {
     return this.map.size;
@@ -60,14 +63,11 @@ export class ChurnMap<K, V> implements Iterable<[K, V]> {
     return this.map.entries();
   }
 
-  /** How many times the entries were copied into a fresh `Map` (for tests). */
-  renewals = 0;
-
   private wrote(): void {
     this.writes += 1;
     if (this.writes < Math.max(MIN_WRITES_PER_RENEWAL, this.map.size)) return;
     this.map = new Map(this.map);
     this.writes = 0;
-    this.renewals += 1;
+    this.onRenew?.();
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
+import { signingKeyOptions } from './deps.js';
 import { loadKeySet } from './services/signing-keys.js';
 
 const RESTART_BASE_MS = 500;
@@ -40,13 +41,7 @@ async function prepareSharedState(config: Config): Promise<void> {
   } finally {
     await database.close();
   }
-  loadKeySet({
-    hmacSecret: config.jwt.hmacSecret,
-    privateKeyPem: config.jwt.privateKeyPem,
-    privateKeyFile: config.jwt.privateKeyFile,
-    keysDir: config.jwt.keysDir,
-    refreshSecret: config.tokens.refreshSecret,
-  });
+  loadKeySet(signingKeyOptions(config));
 }
 
 /**

@@ -11,7 +11,8 @@ import { createMailer } from './mail/mailer.js';
 import { MailQueue } from './mail/mail-queue.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
 import { KyselyMailRepository } from './repositories/kysely-mail-repository.js';
-import { deadlineFor, KyselyUserRepository } from './repositories/kysely-user-repository.js';
+import { KyselyUserRepository } from './repositories/kysely-user-repository.js';
+import type { AuditDetail } from './repositories/audit-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
 import { redactUrl } from './redact-url.js';
@@ -23,7 +24,7 @@ import { RecoveryService } from './services/recovery-service.js';
 import { RateLimiter } from './services/rate-limiter.js';
 import { RefreshTokens } from './services/refresh-tokens.js';
 import { SessionService } from './services/session-service.js';
-import { loadKeySet, type KeySet } from './services/signing-keys.js';
+import { loadKeySet, throwawayKeySet, type KeyOptions, type KeySet } from './services/signing-keys.js';
 import { TokenService } from './services/token-service.js';
 import { UserService } from './services/user-service.js';
 import { MemoryRateLimitStore } from './stores/memory-rate-limit-store.js';
@@ -40,17 +41,17 @@ export interface Deps {
   users: UserRepository;
   tokenStore: TokenStore;
   rateLimitStore: RateLimitStore;
-  rateLimiter: RateLimiter;
   metrics: Metrics;
   audit: AuditLog;
   keys: KeySet;
   hasher: PasswordHasher;
+  policy: PasswordPolicy;
   sessions: SessionService;
   userFacade: UserFacade;
   authFacade: AuthFacade;
   opsFacade: OpsFacade;
   accountFacade: AccountFacade;
-  /** The durable mail queue; its background sender runs from createDeps to closeDeps. */
+  /** The durable mail queue; the server starts its background sender (the CLI does not) and closeDeps stops it. */
   mailQueue: MailQueue;
 }
 
@@ -97,9 +98,9 @@ export function createLogger(config: Config, destination?: DestinationStream): L
 /**
  * The Redis client the config names (one per instance: the token store and the rate limits share it). The client
  * module, and ioredis with it, is loaded only then: a server on the memory store never loads it (about 5 MB of
- * resident memory, docs/performance.md).
+ * resident memory, docs/performance-log.md).
  */
-export async function createRedis(config: Config, logger: Logger): Promise<Redis | Cluster | undefined> {
+async function createRedis(config: Config, logger: Logger): Promise<Redis | Cluster | undefined> {
   if (!config.redis) return undefined;
   const { createRedisClient, describeRedisTarget } = await import('./stores/redis-client.js');
   const client = createRedisClient(config.redis);
@@ -111,14 +112,10 @@ export async function createRedis(config: Config, logger: Logger): Promise<Redis
 }
 
 /**
- * The token store the config names: Redis when configured, in-process memory otherwise (also used by the CLI).
+ * The token store the config names: Redis when configured, in-process memory otherwise.
  * The store owns `client` and quits it on close.
  */
-export function createTokenStore(
-  config: Config,
-  logger: Logger,
-  client: Redis | Cluster | undefined,
-): TokenStore {
+function createTokenStore(config: Config, logger: Logger, client: Redis | Cluster | undefined): TokenStore {
   const policy = {
     idleTtlMs: config.tokens.sessionIdleTtlSec * 1000,
     maxTtlMs: config.tokens.sessionMaxTtlSec * 1000,
@@ -137,32 +134,39 @@ function createRateLimitStore(config: Config, client: Redis | Cluster | undefine
   return new MemoryRateLimitStore();
 }
 
-/** Builds every service once and wires them; runs pending migrations. */
-export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
-  const logger = overrides.logger ?? createLogger(config);
-  const now = overrides.now ?? Date.now;
-  const database = openDatabase(config.databaseUrl, config.databaseOptions);
-  try {
-    await migrateReachable(database, config.databaseUrl);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
-  const users = new KyselyUserRepository(
-    database.db,
-    () => new Date(now()),
-    deadlineFor(database.dialect),
-    database.readRow,
-  );
-  const keys = loadKeySet({
+/** The signing-key options the config names: the one mapping of Config to them (server and `keyward keys`). */
+export function signingKeyOptions(config: Config): KeyOptions {
+  return {
     hmacSecret: config.jwt.hmacSecret,
     privateKeyPem: config.jwt.privateKeyPem,
     privateKeyFile: config.jwt.privateKeyFile,
     keysDir: config.jwt.keysDir,
     refreshSecret: config.tokens.refreshSecret,
-  });
-  logger.info({ kid: keys.signer.kid, alg: keys.signer.alg, keys: keys.byKid.size }, 'signing key loaded');
-  const redis = await createRedis(config, logger);
+  };
+}
+
+/** What an entry point opens itself before the services are built over it. */
+interface Foundation {
+  logger: Logger;
+  now: () => number;
+  database: Database;
+  redis: Redis | Cluster | undefined;
+  keys: KeySet;
+  /** Process metrics (CPU, memory, event loop) are for a server, not for a one-off command. */
+  processMetrics: boolean;
+  /** Whether a hash's duration counts in the metrics yet (not the warm-up's). */
+  observeHashes: () => boolean;
+  /** Added to every audit event's detail (the CLI's `via: "cli"`). */
+  auditDetail?: AuditDetail;
+  /** The sessions live in other processes' memory (the CLI without REDIS_URL). */
+  sessionsOutOfReach: boolean;
+  onAuditWriteError?: ((error: unknown) => void) | undefined;
+}
+
+/** Builds every service and facade once over an entry point's foundation: the one wiring of the use cases. */
+function assemble(config: Config, base: Foundation): Deps {
+  const { logger, now, database, redis, keys } = base;
+  const users = new KyselyUserRepository(database, () => new Date(now()));
   const tokenStore = createTokenStore(config, logger, redis);
   const rateLimitStore = createRateLimitStore(config, redis);
   const tokens = new TokenService({
@@ -173,16 +177,10 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     maxTokenBytes: config.jwt.maxTokenBytes,
     now,
   });
-  // The warm-up verification at start is no client's password: the hash metrics begin once it is done.
-  let serving = false;
-  const mailRepository = new KyselyMailRepository(
-    database.db,
-    database.dialect,
-    deadlineFor(database.dialect),
-  );
+  const mailRepository = new KyselyMailRepository(database);
   // Read at scrape time only, by when `hasher` and `mailQueue` exist.
   const metrics = new Metrics({
-    processMetrics: true,
+    processMetrics: base.processMetrics,
     hashQueueDepth: () => hasher.queueDepth,
     mailQueue: () => mailQueue.stats(),
   });
@@ -192,7 +190,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     queueLimit: config.passwords.hashQueueLimit,
     nice: config.passwords.hashNice,
     onDuration: (seconds, operation) => {
-      if (serving) metrics.hashDuration.observe({ operation }, seconds);
+      if (base.observeHashes()) metrics.hashDuration.observe({ operation }, seconds);
     },
     onPriorityError: (reason) => {
       logger.warn(
@@ -205,13 +203,15 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     repository: new KyselyAuditRepository(database.db),
     logger,
     now,
+    detail: base.auditDetail,
     onEvent: (event) => {
       metrics.auditEvents.inc({ event: event.event });
       if (event.event === 'login_succeeded') metrics.logins.inc({ result: 'succeeded' });
       if (event.event === 'login_failed') metrics.logins.inc({ result: 'failed' });
     },
-    onWriteError: () => {
+    onWriteError: (error) => {
       metrics.auditWriteFailures.inc();
+      base.onAuditWriteError?.(error);
     },
   });
   const rateLimiter = new RateLimiter({
@@ -257,6 +257,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       logger.warn({ err: error }, 'password rehash failed');
     },
   });
+  const guards = { limiter: rateLimiter, audit };
   const mailQueue = new MailQueue({
     repository: mailRepository,
     mailer: createMailer(config.mail),
@@ -278,7 +279,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
       },
     },
   });
-  // Never the URL: it may carry the SMTP credentials.
+  // Never the URL as given: it may carry the SMTP credentials.
   logger.info(
     config.mail.smtpUrl === undefined
       ? { mailer: 'outbox', dir: config.mail.outboxDir }
@@ -291,35 +292,106 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
     verificationTtlSec: config.mail.verificationTtlSec,
     now,
   });
-  const accountFacade = new AccountFacade(
-    userService,
-    sessions,
-    recovery,
-    mailQueue,
-    { publicUrl: config.mail.publicUrl },
-    { limiter: rateLimiter, audit },
-  );
-  await hasher.warmUp();
-  serving = true;
-  mailQueue.start();
   return {
     logger,
     database,
     users,
     tokenStore,
     rateLimitStore,
-    rateLimiter,
     metrics,
     audit,
     keys,
     hasher,
+    policy,
     sessions,
-    userFacade: new UserFacade(userService, sessions, { limiter: rateLimiter, audit }, recovery),
-    authFacade: new AuthFacade(userService, sessions, { limiter: rateLimiter, audit }),
+    userFacade: new UserFacade(userService, sessions, {
+      ...guards,
+      sessionsOutOfReach: base.sessionsOutOfReach,
+      recovery,
+    }),
+    authFacade: new AuthFacade(userService, sessions, guards),
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
-    accountFacade,
+    accountFacade: new AccountFacade(
+      userService,
+      sessions,
+      recovery,
+      mailQueue,
+      { publicUrl: config.mail.publicUrl },
+      guards,
+    ),
     mailQueue,
   };
+}
+
+/** Builds every service once and wires them; runs pending migrations. */
+export async function createDeps(config: Config, overrides: DepsOverrides = {}): Promise<Deps> {
+  const logger = overrides.logger ?? createLogger(config);
+  const now = overrides.now ?? Date.now;
+  const database = openDatabase(config.databaseUrl, config.databaseOptions);
+  try {
+    await migrateReachable(database, config.databaseUrl);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const keys = loadKeySet(signingKeyOptions(config));
+  logger.info({ kid: keys.signer.kid, alg: keys.signer.alg, keys: keys.byKid.size }, 'signing key loaded');
+  const redis = await createRedis(config, logger);
+  // The warm-up verification at start is no client's password: the hash metrics begin once it is done.
+  let serving = false;
+  const deps = assemble(config, {
+    logger,
+    now,
+    database,
+    redis,
+    keys,
+    processMetrics: true,
+    observeHashes: () => serving,
+    sessionsOutOfReach: false,
+  });
+  await deps.hasher.warmUp();
+  serving = true;
+  deps.mailQueue.start();
+  return deps;
+}
+
+/** What the `keyward` command has opened itself (it reports its own migrations and connection problems). */
+export interface CliDepsOptions {
+  logger: Logger;
+  now: () => number;
+  /** The database, already migrated. */
+  database: Database;
+  /** Redis connection errors, for the command's message ("max retries reached" alone says little). */
+  onRedisError?: (error: Error) => void;
+  /** An audit event could not be stored (the command still did its work). */
+  onAuditWriteError?: (error: unknown) => void;
+}
+
+/**
+ * The same services and facades as the server's, for the `keyward` command: no HTTP server, no warm-up, and the
+ * hashing threads start only when a command hashes. Redis (when configured) is connected at its first command.
+ * The command never signs or checks a token, so it reads no key file and writes none: its key set is a throwaway
+ * in memory. Its audit events say `via: "cli"`. Without REDIS_URL the sessions live in each server's memory, out
+ * of its reach, and the facades' audit events say so.
+ */
+export async function createCliDeps(config: Config, options: CliDepsOptions): Promise<Deps> {
+  let redis: Redis | Cluster | undefined;
+  if (config.redis) {
+    const { createRedisClient } = await import('./stores/redis-client.js');
+    redis = createRedisClient({ ...config.redis, lazyConnect: true, onError: options.onRedisError });
+  }
+  return assemble(config, {
+    logger: options.logger,
+    now: options.now,
+    database: options.database,
+    redis,
+    keys: throwawayKeySet(),
+    processMetrics: false,
+    observeHashes: () => true,
+    auditDetail: { via: 'cli' },
+    sessionsOutOfReach: !config.redis,
+    onAuditWriteError: options.onAuditWriteError,
+  });
 }
 
 /** Closes the stores and ends the password-hashing threads; safe to call once the HTTP server has stopped. */

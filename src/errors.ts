@@ -58,7 +58,3 @@ export class StoreUnavailableError extends DomainError {
     this.name = 'StoreUnavailableError';
   }
 }
-
-export function statusOf(code: ErrorCode): number {
-  return ERRORS[code].status;
-}

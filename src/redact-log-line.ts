@@ -71,8 +71,7 @@ function valueEnd(line: string, start: number): number {
  *
  * This is pino's `hooks.streamWrite`, in place of pino's own `redact` paths: those are applied key by key to the
  * log object, and a path that starts with a wildcard (`*.password`, one level down) redacts every top-level value
- * of every line through a copy of it, which cost about 7 µs per line here against well under one for this scan
- * (docs/performance.md, seventh round). Scanning the written text instead also covers every depth, the bindings of
+ * of every line through a copy of it, many times the cost of this scan (docs/performance-log.md). Scanning the written text instead also covers every depth, the bindings of
  * child loggers and what serializers produce, and not only the paths someone thought of listing.
  */
 export function redactLogLine(line: string): string {

@@ -15,7 +15,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
  * 10k req/s), so at 25 % a full collection (mostly incremental and concurrent) comes every few seconds. 50 % was
  * chosen when requests promoted 20-30 MB/s; 25 % measured 2-5 MB lower peaks in the bench for no CPU difference
  * it could see. A `--heap-growing-percent` given to `node` wins (it cannot be set through NODE_OPTIONS).
- * docs/performance.md has the measurements.
+ * docs/performance-log.md has the measurements.
  */
 const HEAP_GROWING_PERCENT = 25;
 

@@ -4,12 +4,9 @@ import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
-import { createTokenStore } from '../deps.js';
-import type { AuditDetail, AuditEventName } from '../repositories/audit-repository.js';
-import { KyselyAuditRepository } from '../repositories/kysely-audit-repository.js';
-import { deadlineFor, KyselyUserRepository } from '../repositories/kysely-user-repository.js';
-import { createRedisClient, describeRedisTarget } from '../stores/redis-client.js';
-import type { TokenStore } from '../stores/token-store.js';
+import { closeDeps, createCliDeps, type Deps } from '../deps.js';
+import type { AuditEvent } from '../repositories/audit-repository.js';
+import { describeRedisTarget } from '../stores/redis-client.js';
 import { CliError } from './cli-error.js';
 import type { CliIo } from './cli-io.js';
 import { redactUrl } from '../redact-url.js';
@@ -17,24 +14,22 @@ import { reasonOf, rootCause, secretValues } from './failure.js';
 
 const DOT_ENV = '.env';
 
-/** An audit event done from the command line. */
-export interface CliAuditEvent {
-  event: AuditEventName;
-  userId?: number;
-  username?: string;
-  detail?: AuditDetail;
-}
+/** An audit event done from the command line (its detail gets `via: "cli"`). */
+export type CliAuditEvent = Omit<AuditEvent, 'ip' | 'requestId'>;
 
 /**
- * What a command may need, each part built on first use and closed at the end: the configuration (environment
- * plus `.env`), the database (migrated to the latest version, as the server does on start) and the token store.
+ * What a command works with: the configuration (environment plus `.env`), its output, and `deps()`, the server's
+ * own services and facades built by the same composition root (`createCliDeps` in src/deps.ts). A command is a
+ * client of the facades, as a route is: it parses its arguments, calls facade methods (by user id, the operator's
+ * versions of the HTTP use cases, e.g. `deps.userFacade.deleteUser`) and prints the outcome; it builds no service
+ * and re-states no rule. Everything is built on first use and closed at the end.
  */
 export class CliContext {
   /** Migrations that the first database access applied. */
   appliedMigrations: string[] = [];
   private loadedConfig: Config | undefined;
   private database: Database | undefined;
-  private store: TokenStore | undefined;
+  private built: Promise<Deps> | undefined;
   private redisError: string | undefined;
   private readonly logger: Logger = pino({ level: 'silent' });
 
@@ -81,54 +76,47 @@ export class CliContext {
     return database;
   }
 
-  async users(): Promise<KyselyUserRepository> {
-    const database = await this.openDatabase();
-    return new KyselyUserRepository(
-      database.db,
-      () => new Date(this.io.now()),
-      deadlineFor(database.dialect),
-      database.readRow,
+  /** The server's services and facades over the migrated database (Redis is connected at its first use). */
+  async deps(): Promise<Deps> {
+    this.built ??= this.openDatabase().then((database) =>
+      createCliDeps(this.config, {
+        logger: this.logger,
+        now: () => this.io.now(),
+        database,
+        // A command that cannot get through only says "max retries reached"; the connection error says why.
+        onRedisError: (error) => {
+          this.redisError = reasonOf(error);
+        },
+        onAuditWriteError: (error) => {
+          this.err(`warning: the audit event could not be recorded: ${reasonOf(rootCause(error))}`);
+        },
+      }),
     );
+    return this.built;
   }
 
   /**
-   * The token store shared with the running servers (Redis), checked to answer; undefined when sessions live in
-   * each server's memory, out of the CLI's reach.
+   * Whether the sessions are in reach: true with the token store shared with the running servers (Redis), checked
+   * to answer, so that a command fails before it changes anything; false when they live in each server's memory.
    */
-  async sharedTokenStore(): Promise<TokenStore | undefined> {
+  async sessionsInReach(): Promise<boolean> {
     const redis = this.config.redis;
-    if (!redis) return undefined;
-    if (!this.store) {
-      const client = createRedisClient(redis);
-      // A command that cannot get through only says "max retries reached"; the connection error says why.
-      client.on('error', (error: Error) => {
-        this.redisError = reasonOf(error);
-      });
-      this.store = createTokenStore(this.config, this.logger, client);
-    }
+    if (!redis) return false;
+    const { tokenStore } = await this.deps();
     try {
-      await this.store.ping();
+      await tokenStore.ping();
     } catch (error) {
       const reason = this.redisError ?? reasonOf(rootCause(error));
       throw new CliError(`cannot reach the token store ${describeRedisTarget(redis)}: ${reason}`, 1, {
         cause: error,
       });
     }
-    return this.store;
+    return true;
   }
 
   /** Records an audit event in the database (no client IP; `detail.via` says `cli`). */
   async audit(entry: CliAuditEvent): Promise<void> {
-    const database = await this.openDatabase();
-    await new KyselyAuditRepository(database.db).append(
-      { ...entry, detail: { via: 'cli', ...entry.detail } },
-      new Date(this.io.now()),
-    );
-  }
-
-  async auditLog(): Promise<KyselyAuditRepository> {
-    const database = await this.openDatabase();
-    return new KyselyAuditRepository(database.db);
+    await (await this.deps()).audit.record(entry);
   }
 
   /** The secret values of the settings (environment and `.env`), to scrub from failure output. */
@@ -143,6 +131,8 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.store?.close(), this.database?.close()]);
+    const deps = await this.built?.catch(() => undefined);
+    if (deps) await closeDeps(deps);
+    else await this.database?.close().catch(() => undefined);
   }
 }

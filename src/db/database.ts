@@ -11,6 +11,7 @@ import {
   type PostgresPool,
   type SqliteDatabase,
 } from 'kysely';
+import { nameStatements } from './pg-prepared.js';
 
 export interface UserTable {
   id: Generated<number>;
@@ -94,11 +95,19 @@ export interface Database {
   db: Kysely<DatabaseSchema>;
   dialect: Dialect;
   /**
+   * How long one repository call may take before it is answered as a store outage (SPEC §7: a 503 within 2 s).
+   * The driver's own timeouts bound each step (getting a connection, running the query), but a call queued behind
+   * hanging connections would wait for one and then hang on it. Undefined on SQLite: better-sqlite3 runs each
+   * query synchronously on the event loop, so a timer could never fire before the query ends.
+   */
+  deadlineMs: number | undefined;
+  /**
    * SQLite only: a compiled read run straight on better-sqlite3, through the same statement cache as Kysely's
-   * queries. Kysely's driver puts each query behind a connection lock and several promises; on the look-up of
-   * every authenticated request that cost 13-17 µs of CPU in the loaded server (docs/performance.md). It does not
-   * take that lock, so it would read inside a Kysely transaction open on the connection, uncommitted rows
-   * included: use it only where none can be (the server opens one only to migrate, before it listens).
+   * queries, in the turn's read snapshot (below). Kysely's driver puts each query behind a connection lock and
+   * several promises, a large part of the look-up of every authenticated request
+   * ([performance-log.md](../../docs/performance-log.md)). It does not take that lock, so it would read inside a
+   * Kysely transaction open on the connection, uncommitted rows included: use it only where none can be (the
+   * server opens one only to migrate, before it listens).
    */
   readRow?: RowReader;
   /** Resolves once the database answers a trivial query; rejects with the driver's error otherwise. */
@@ -130,10 +139,14 @@ const POSTGRES_DEFAULTS: Required<DatabaseOptions> = {
 
 const ignore = (): void => undefined;
 
+/** The deadline of a repository call on PostgreSQL: a request that meets an unreachable database ends under 2 s. */
+const POSTGRES_CALL_DEADLINE_MS = 1500;
+
 function withPing(db: Kysely<DatabaseSchema>, dialect: Dialect, readRow?: RowReader): Database {
   return {
     db,
     dialect,
+    deadlineMs: dialect === 'postgres' ? POSTGRES_CALL_DEADLINE_MS : undefined,
     readRow,
     ping: async () => {
       await sql`select 1`.execute(db);
@@ -151,13 +164,12 @@ interface SqliteConnection extends SqliteDatabase {
 
 /**
  * better-sqlite3 with its statements prepared once per SQL text. Kysely's SqliteDialect prepares on every query,
- * which cost about as much as running the indexed user look-up itself (scratch measurement: 30 → 13 µs a
- * query). Kysely's queries are a handful of fixed texts, so the cache stays small; a statement still being
+ * which cost about as much as running the indexed user look-up itself. Kysely's queries are a handful of fixed texts, so the cache stays small; a statement still being
  * iterated is never handed out twice.
  *
  * `readRow` reads in one snapshot per event-loop turn. Outside a transaction every SQLite statement takes and drops
- * the WAL read lock, two `fcntl` calls that were 4.4 of the 5.4 µs of a user look-up here (docs/performance.md);
- * a loaded server runs several look-ups per turn (the Redis replies of a turn arrive together), so the first one
+ * the WAL read lock, two `fcntl` calls that were most of a user look-up's cost (docs/performance-log.md); a loaded
+ * server runs several look-ups per turn (the Redis replies of a turn arrive together), so the first one
  * opens a read transaction and the turn's end (setImmediate) commits it. Any other statement on the connection
  * (every Kysely query, a write above all) commits it first, so this process always reads its own writes; another
  * process's writes (the CLI, other workers) are seen from the next turn on, as they would be by a look-up that
@@ -244,7 +256,7 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
 
 /**
  * The pg pool, and pg itself loaded on first use: a server on SQLite never loads it (about 3 MB of resident
- * memory, docs/performance.md).
+ * memory, docs/performance-log.md).
  */
 async function postgresPool(url: string, timeouts: Required<DatabaseOptions>): Promise<PostgresPool> {
   const { default: pg } = await import('pg');
@@ -267,37 +279,7 @@ async function postgresPool(url: string, timeouts: Required<DatabaseOptions>): P
   // fails with the same error, and the pool discards the broken client when it is released.
   pool.on('connect', (client) => {
     client.on('error', ignore);
-    if (timeouts.preparedStatements) prepareStatements(client, names);
+    if (timeouts.preparedStatements) nameStatements(client, names);
   });
   return pool;
-}
-
-/** At most this many distinct texts get a name; any further one runs unnamed (Keyward's own are far fewer). */
-const MAX_NAMED_STATEMENTS = 128;
-
-type Query = (config: unknown, values?: unknown, callback?: unknown) => unknown;
-
-/**
- * Makes a pool client run every parameterised query (Kysely's, whose values are always parameters) as a named
- * prepared statement: pg then parses it once per connection and afterwards sends only Bind and Execute, where an
- * unnamed statement is parsed and planned again on every call. The repository's user look-up by id, 16 in flight,
- * ran 10.1–11.7k → 14.8–18.1k times a second on the reference machine (docs/performance.md). The names are shared
- * by the pool's connections, one text per name, so that a statement is prepared once on each connection. Queries
- * without parameters (BEGIN, COMMIT, the migrations' DDL) run as they are. Kysely reads none of the client's other
- * methods, so only `query` is wrapped.
- */
-function prepareStatements(client: { query: unknown }, names: Map<string, string>): void {
-  const query = (client.query as Query).bind(client);
-  const named: Query = (config, values, callback) => {
-    if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
-      let name = names.get(config);
-      if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
-        name = `keyward_${names.size + 1}`;
-        names.set(config, name);
-      }
-      if (name !== undefined) return query({ name, text: config, values }, callback);
-    }
-    return query(config, values, callback);
-  };
-  client.query = named;
 }

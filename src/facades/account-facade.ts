@@ -6,7 +6,8 @@ import type { User } from '../repositories/user-repository.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
 import type { RateLimiter } from '../services/rate-limiter.js';
 import type { RecoveryService } from '../services/recovery-service.js';
-import type { ClientInfo, SessionService } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import type { SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
 
@@ -19,8 +20,8 @@ const FORGOT_MESSAGE = 'If the account exists, a reset email has been sent';
 
 /** Email verification and password recovery (SPEC §9), and the composing of their mails for the queue. */
 export class AccountFacade {
-  private readonly limiter: RateLimiter | undefined;
-  private readonly audit: AuditLog | undefined;
+  private readonly limiter: RateLimiter;
+  private readonly audit: AuditLog;
 
   constructor(
     private readonly users: UserService,
@@ -28,7 +29,7 @@ export class AccountFacade {
     private readonly recovery: RecoveryService,
     private readonly queue: MailQueue,
     private readonly options: AccountFacadeOptions,
-    guards: FacadeGuards = {},
+    guards: FacadeGuards,
   ) {
     this.limiter = guards.limiter;
     this.audit = guards.audit;
@@ -45,7 +46,7 @@ export class AccountFacade {
       if (!user) throw new DomainError('invalid_token');
       if (user.email === null) throw new DomainError('no_email');
       if (user.emailVerified) throw new DomainError('email_already_verified');
-      if (!this.limiter || (await this.limiter.allowRecoveryMail(user.id))) {
+      if (await this.limiter.allowRecoveryMail(user.id)) {
         await this.queue.enqueue({
           kind: 'verify_email',
           userId: user.id,
@@ -60,7 +61,7 @@ export class AccountFacade {
 
   /** Confirms the email a verification token was mailed to; `invalid_verification_token` otherwise. */
   async verifyEmail(token: string, client: ClientInfo): Promise<{ message: string }> {
-    await this.limiter?.beginRecovery(client.ip);
+    await this.limiter.beginRecovery(client.ip);
     const owner = await this.recovery.consume('verify_email', token);
     // A token mailed to an address the account no longer has confirms nothing.
     if (!owner || !(await this.users.markEmailVerified(owner.userId, owner.emailKey))) {
@@ -68,7 +69,7 @@ export class AccountFacade {
     }
     await this.recovery.invalidate(owner.userId, 'verify_email');
     const user = await this.users.find(owner.userId);
-    await this.audit?.record({
+    await this.audit.record({
       event: 'email_verified',
       userId: owner.userId,
       username: user?.username,
@@ -83,7 +84,7 @@ export class AccountFacade {
    * so neither the answer nor its timing tells whether the account exists.
    */
   async forgotPassword(login: string, client: ClientInfo): Promise<{ message: string }> {
-    await this.limiter?.beginRecovery(client.ip);
+    await this.limiter.beginRecovery(client.ip);
     // PostgreSQL refuses a NUL in text; no username or email holds one, so the replaced login matches nothing, as
     // the original would have, after the same work.
     const stored = login.replaceAll('\u0000', '\uFFFD');
@@ -113,7 +114,7 @@ export class AccountFacade {
     await this.recovery.invalidate(user.id, 'reset_password');
     // After the new hash is stored: the fence kills every session, and logins checked against the old hash.
     const revoked = await this.sessions.revokeAll(user.id);
-    await this.audit?.record({
+    await this.audit.record({
       event: 'password_reset',
       userId: user.id,
       username: user.username,
@@ -123,15 +124,14 @@ export class AccountFacade {
     return { message: 'Password has been reset' };
   }
 
-  /** Sets an account's email (unverified) by username; the CLI's `user set-email`. */
+  /** Sets an account's email (unverified) for an operator (`keyward user set-email`). */
   async setEmail(userId: number, email: string): Promise<User> {
     const user = await this.users.setEmail(userId, email);
     await this.recovery.invalidate(userId, 'reset_password');
-    await this.audit?.record({
+    await this.audit.record({
       event: 'email_added',
       userId,
       username: user.username,
-      detail: { via: 'cli' },
     });
     return user;
   }
@@ -157,7 +157,7 @@ export class AccountFacade {
     const requestId = mail.requestId ?? undefined;
     if (user.email === null || !user.emailVerified) {
       if (first)
-        await this.audit?.record({
+        await this.audit.record({
           ...recorded,
           requestId,
           event: 'password_reset_requested',
@@ -165,8 +165,8 @@ export class AccountFacade {
         });
       return { drop: 'no verified email' };
     }
-    if (first && this.limiter && !(await this.limiter.allowRecoveryMail(user.id))) {
-      await this.audit?.record({
+    if (first && !(await this.limiter.allowRecoveryMail(user.id))) {
+      await this.audit.record({
         ...recorded,
         requestId,
         event: 'password_reset_requested',
@@ -175,7 +175,7 @@ export class AccountFacade {
       return { drop: 'rate limited' };
     }
     if (first)
-      await this.audit?.record({
+      await this.audit.record({
         ...recorded,
         requestId,
         event: 'password_reset_requested',

@@ -1,8 +1,9 @@
 import { DomainError } from '../errors.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
-import { usernameKey } from '../services/password-policy.js';
+import { usernameKey } from '../domain/username.js';
 import { RateLimitedError, type LoginAttempt, type RateLimiter } from '../services/rate-limiter.js';
-import type { ClientInfo, Grant, SessionService } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
+import type { Grant, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
 
 export interface TokenResponse {
@@ -32,21 +33,21 @@ function tokenResponse(grant: Grant): TokenResponse {
   };
 }
 
-/** The cross-cutting services a facade reports to; both optional so that a facade can be built bare. */
+/** The cross-cutting services a facade reports to. */
 export interface FacadeGuards {
-  limiter?: RateLimiter | undefined;
-  audit?: AuditLog | undefined;
+  limiter: RateLimiter;
+  audit: AuditLog;
 }
 
 /** Login, token validation and renewal, refresh, logout and session management (the seed's AuthFacade). */
 export class AuthFacade {
-  private readonly limiter: RateLimiter | undefined;
-  private readonly audit: AuditLog | undefined;
+  private readonly limiter: RateLimiter;
+  private readonly audit: AuditLog;
 
   constructor(
     private readonly users: UserService,
     private readonly sessions: SessionService,
-    guards: FacadeGuards = {},
+    guards: FacadeGuards,
   ) {
     this.limiter = guards.limiter;
     this.audit = guards.audit;
@@ -57,12 +58,12 @@ export class AuthFacade {
    * attempt costs no hashing time.
    */
   async authenticate(username: string, password: string, client: ClientInfo): Promise<TokenResponse> {
-    let attempt: LoginAttempt | undefined;
+    let attempt: LoginAttempt;
     try {
-      attempt = await this.limiter?.beginLogin(usernameKey(username), client.ip);
+      attempt = await this.limiter.beginLogin(usernameKey(username), client.ip);
     } catch (error) {
       if (error instanceof RateLimitedError) {
-        await this.audit?.record({
+        await this.audit.record({
           event: 'login_failed',
           username,
           ...origin(client),
@@ -76,12 +77,12 @@ export class AuthFacade {
       check = await this.users.checkCredentials(username, password);
     } catch (error) {
       // Server busy or a store down: the attempt never reached the password, so it does not count.
-      await attempt?.abandoned().catch(() => undefined);
+      await attempt.abandoned().catch(() => undefined);
       throw error;
     }
     if (!check.ok) {
-      await attempt?.failed();
-      await this.audit?.record({
+      await attempt.failed();
+      await this.audit.record({
         event: 'login_failed',
         userId: check.reason === 'wrong_password' ? check.userId : undefined,
         username,
@@ -90,9 +91,9 @@ export class AuthFacade {
       });
       throw new DomainError('invalid_credentials');
     }
-    await attempt?.succeeded();
+    await attempt.succeeded();
     const grant = await this.sessions.start(check.user.id, client);
-    await this.audit?.record({
+    await this.audit.record({
       event: 'login_succeeded',
       userId: check.user.id,
       username: check.user.username,
@@ -118,7 +119,7 @@ export class AuthFacade {
   /** Revokes the session the token belongs to. */
   async logout(token: string, client: ClientInfo): Promise<{ message: string }> {
     const claims = await this.sessions.end(token);
-    await this.audit?.record({
+    await this.audit.record({
       event: 'logout',
       userId: claims.userId,
       ...origin(client),
@@ -134,16 +135,17 @@ export class AuthFacade {
 
   /** Revokes every session of the caller, the current one included. */
   async logoutAll(token: string, client: ClientInfo): Promise<{ message: string; revoked: number }> {
-    return this.sessions.guard(token, async (auth) => {
-      const revoked = await this.sessions.revokeAll(auth.userId);
-      await this.audit?.record({
-        event: 'logout_all',
-        userId: auth.userId,
-        ...origin(client),
-        detail: { revoked },
-      });
-      return { message: 'Logged out of all sessions', revoked };
-    });
+    return this.sessions.guard(token, async (auth) => ({
+      message: 'Logged out of all sessions',
+      revoked: await this.revokeUserSessions(auth.userId, client),
+    }));
+  }
+
+  /** Revokes every session of a user (`logoutAll` once the caller is known; an operator's). */
+  async revokeUserSessions(userId: number, client?: ClientInfo): Promise<number> {
+    const revoked = await this.sessions.revokeAll(userId);
+    await this.audit.record({ event: 'logout_all', userId, ...origin(client), detail: { revoked } });
+    return revoked;
   }
 
   /** The caller's live sessions, the current one marked. */
@@ -168,7 +170,7 @@ export class AuthFacade {
   ): Promise<{ message: string; token: string }> {
     return this.sessions.withAuth(token, async (auth) => {
       if (!(await this.sessions.revoke(auth.userId, sessionId))) throw new DomainError('session_not_found');
-      await this.audit?.record({
+      await this.audit.record({
         event: 'session_revoked',
         userId: auth.userId,
         ...origin(client),

@@ -16,7 +16,7 @@ export class OpsFacade {
     private readonly users: UserRepository,
     private readonly store: TokenStore,
     keys: KeySet,
-    private readonly metricsRegistry?: Metrics,
+    private readonly metricsRegistry: Metrics,
   ) {
     this.jwksDocument = {
       keys: [...keys.byKid.values()].flatMap((key) => (key.publicJwk ? [key.publicJwk] : [])),
@@ -40,7 +40,6 @@ export class OpsFacade {
 
   /** The Prometheus exposition of this instance's metrics (empty when metrics are not wired). */
   async metrics(): Promise<{ contentType: string; text: string }> {
-    if (!this.metricsRegistry) return { contentType: 'text/plain; version=0.0.4; charset=utf-8', text: '' };
     return { contentType: this.metricsRegistry.contentType, text: await this.metricsRegistry.render() };
   }
 

@@ -1,28 +1,49 @@
 import { DomainError } from '../errors.js';
 import type { User } from '../repositories/user-repository.js';
-import { origin, type AuditLog } from '../services/audit-log.js';
-import { usernameKey } from '../services/password-policy.js';
-import type { LoginAttempt, RateLimiter } from '../services/rate-limiter.js';
-import type { ClientInfo, SessionService } from '../services/session-service.js';
+import { origin } from '../services/audit-log.js';
+import { usernameKey } from '../domain/username.js';
+import type { LoginAttempt } from '../services/rate-limiter.js';
+import type { ClientInfo } from '../domain/client-info.js';
 import type { RecoveryService } from '../services/recovery-service.js';
+import type { SessionService } from '../services/session-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
 import { userView, type UserView } from './user-view.js';
 
-/** Account use cases behind the seed's /user routes (the seed's UserFacade). */
+export interface UserFacadeOptions extends FacadeGuards {
+  /**
+   * The sessions live in other processes' memory (the `keyward` command without REDIS_URL): a revocation cannot
+   * reach them, and the audit events say so (`null`) rather than count none.
+   */
+  sessionsOutOfReach?: boolean | undefined;
+  /** Outstanding reset tokens die with a password or email change. */
+  recovery?: RecoveryService | undefined;
+}
+
+/** What an operator's change did to the account's sessions: how many were revoked, or null when out of reach. */
+export interface OperatorResult {
+  user: User;
+  sessionsRevoked: number | null;
+}
+
+/**
+ * Account use cases behind the seed's /user routes (the seed's UserFacade). The methods named for an operator
+ * (`createUser`, `setPassword`, `deleteUser`) take a user id instead of a token: the `keyward` command calls them,
+ * and the token-level methods share their rules.
+ */
 export class UserFacade {
-  private readonly limiter: RateLimiter | undefined;
-  private readonly audit: AuditLog | undefined;
+  private readonly guards: FacadeGuards;
+  private readonly sessionsOutOfReach: boolean;
+  private readonly recovery: RecoveryService | undefined;
 
   constructor(
     private readonly users: UserService,
     private readonly sessions: SessionService,
-    guards: FacadeGuards = {},
-    /** Outstanding reset tokens die with a password or email change. */
-    private readonly recovery?: RecoveryService,
+    options: UserFacadeOptions,
   ) {
-    this.limiter = guards.limiter;
-    this.audit = guards.audit;
+    this.guards = { limiter: options.limiter, audit: options.audit };
+    this.sessionsOutOfReach = options.sessionsOutOfReach ?? false;
+    this.recovery = options.recovery;
   }
 
   /**
@@ -35,38 +56,21 @@ export class UserFacade {
     client: ClientInfo,
     email?: string,
   ): Promise<{ message: string; user: UserView }> {
-    const attempt = await this.limiter?.beginSignup(client.ip);
+    const attempt = await this.guards.limiter.beginSignup(client.ip);
     let user: User;
     try {
       user = await this.users.register(username, password, email);
     } catch (error) {
       // A 409 tells whether a username (or email) exists: probing that way stays counted like a created account.
-      if (!(
-        error instanceof DomainError &&
-        (error.code === 'username_taken' || error.code === 'email_taken')
-      )) {
-        await attempt?.abandoned().catch(() => undefined);
-      }
+      const taken =
+        error instanceof DomainError && (error.code === 'username_taken' || error.code === 'email_taken');
+      if (!taken) await attempt.abandoned().catch(() => undefined);
       throw error;
     }
-    await attempt?.created();
-    // Ids are never reused by the database, but a token store that outlived a database reset could still hold
-    // sessions for this id: a new account starts with none. If the token store cannot confirm that, the account
-    // is removed again, so that the client's retry (after the 503) is not answered 409 for its own name.
-    try {
-      await this.sessions.revokeAll(user.id);
-    } catch (error) {
-      await this.users.delete(user.id).catch(() => undefined);
-      throw error;
-    }
-    await this.audit?.record({
-      event: 'signup',
-      userId: user.id,
-      username: user.username,
-      ...origin(client),
-    });
+    await attempt.created();
+    await this.welcome(user, client);
     if (user.email !== null) {
-      await this.audit?.record({
+      await this.guards.audit.record({
         event: 'email_added',
         userId: user.id,
         username: user.username,
@@ -74,6 +78,13 @@ export class UserFacade {
       });
     }
     return { message: 'User created successfully', user: userView(user) };
+  }
+
+  /** Registers an account for an operator: the rules, revocation and audit event of `create`, without its limit. */
+  async createUser(username: string, password: string, client?: ClientInfo): Promise<User> {
+    const user = await this.users.register(username, password);
+    await this.welcome(user, client);
+    return user;
   }
 
   /** The caller's account. */
@@ -110,47 +121,114 @@ export class UserFacade {
       }
       await attempt?.succeeded();
       const { user, passwordChanged, usernameChanged, emailChanged } = result;
-      const base = { userId: user.id, username: user.username, ...origin(client) };
-      if (usernameChanged) await this.audit?.record({ ...base, event: 'username_changed' });
-      // A reset mailed before the change (to the old address, or for the old password) must not work after it.
-      if (passwordChanged || emailChanged) await this.recovery?.invalidate(user.id, 'reset_password');
-      if (emailChanged) await this.audit?.record({ ...base, event: 'email_added' });
-      if (passwordChanged) {
-        const revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
-        await this.audit?.record({
-          ...base,
-          event: 'password_changed',
-          detail: { other_sessions_revoked: revoked },
+      if (usernameChanged) {
+        await this.guards.audit.record({
+          event: 'username_changed',
+          userId: user.id,
+          username: user.username,
+          ...origin(client),
         });
       }
+      if (emailChanged) {
+        // A reset mailed to the old address must not work after the change.
+        await this.recovery?.invalidate(user.id, 'reset_password');
+        await this.guards.audit.record({
+          event: 'email_added',
+          userId: user.id,
+          username: user.username,
+          ...origin(client),
+        });
+      }
+      if (passwordChanged) await this.passwordChanged(user, auth.sid, client);
       return { message: 'User updated successfully', user: userView(user) };
     });
   }
 
-  private async beginPasswordCheck(userId: number, client: ClientInfo): Promise<LoginAttempt | undefined> {
-    if (!this.limiter) return undefined;
-    const user = await this.users.find(userId);
-    // A vanished account fails the update itself with invalid_token.
-    return user ? this.limiter.beginLogin(usernameKey(user.username), client.ip) : undefined;
+  /**
+   * Sets a user's password without the current one (an operator's reset): the password rules of `update`, and
+   * every session is revoked, as `update` revokes every session but the caller's.
+   */
+  async setPassword(userId: number, password: string, client?: ClientInfo): Promise<OperatorResult> {
+    const user = await this.users.setPassword(userId, password);
+    return { user, sessionsRevoked: await this.passwordChanged(user, undefined, client) };
   }
 
   /** Deletes the caller's account and revokes all of its sessions. */
   async delete(token: string, client: ClientInfo): Promise<{ message: string }> {
     return this.sessions.guard(token, async (auth) => {
-      const user = await this.users.find(auth.userId);
-      // Sessions go first: if the token store fails, the account (and its chance to retry) is kept, rather than
-      // leaving a deleted user with live tokens. A login that slips in between is caught by the second sweep.
-      let revoked = await this.sessions.revokeAll(auth.userId);
-      await this.users.delete(auth.userId);
-      revoked += await this.sessions.revokeAll(auth.userId);
-      await this.audit?.record({
-        event: 'account_deleted',
-        userId: auth.userId,
-        username: user?.username,
-        ...origin(client),
-        detail: { sessions_revoked: revoked },
-      });
+      await this.deleteUser(auth.userId, client);
       return { message: 'User deleted successfully' };
     });
+  }
+
+  /** Deletes an account and revokes all of its sessions (`delete` once the caller is known; an operator's). */
+  async deleteUser(
+    userId: number,
+    client?: ClientInfo,
+  ): Promise<{ user: User | undefined; sessionsRevoked: number | null }> {
+    const user = await this.users.find(userId);
+    // Sessions go first: if the token store fails, the account (and its chance to retry) is kept, rather than
+    // leaving a deleted user with live tokens. A login that slips in between is caught by the second sweep.
+    let revoked = await this.sessions.revokeAll(userId);
+    await this.users.delete(userId);
+    revoked += await this.sessions.revokeAll(userId);
+    const sessionsRevoked = this.sessionsOutOfReach ? null : revoked;
+    await this.guards.audit.record({
+      event: 'account_deleted',
+      userId,
+      username: user?.username,
+      ...origin(client),
+      detail: { sessions_revoked: sessionsRevoked },
+    });
+    return { user, sessionsRevoked };
+  }
+
+  /**
+   * A new account starts with no session. Ids are never reused by the database, but a token store that outlived a
+   * database reset could still hold sessions for this id. If the token store cannot confirm that, the account is
+   * removed again, so that a retry (after the 503) is not answered 409 for its own name.
+   */
+  private async welcome(user: User, client: ClientInfo | undefined): Promise<void> {
+    try {
+      await this.sessions.revokeAll(user.id);
+    } catch (error) {
+      await this.users.delete(user.id).catch(() => undefined);
+      throw error;
+    }
+    await this.guards.audit.record({
+      event: 'signup',
+      userId: user.id,
+      username: user.username,
+      ...origin(client),
+    });
+  }
+
+  /** After a password change: every session but `keepSid` (the caller's, if any) is revoked, and audited. */
+  private async passwordChanged(
+    user: User,
+    keepSid: string | undefined,
+    client: ClientInfo | undefined,
+  ): Promise<number | null> {
+    // A reset mailed before the change must not undo it.
+    await this.recovery?.invalidate(user.id, 'reset_password');
+    const revoked =
+      keepSid === undefined
+        ? await this.sessions.revokeAll(user.id)
+        : await this.sessions.revokeOthers(user.id, keepSid);
+    const count = this.sessionsOutOfReach ? null : revoked;
+    await this.guards.audit.record({
+      event: 'password_changed',
+      userId: user.id,
+      username: user.username,
+      ...origin(client),
+      detail: keepSid === undefined ? { sessions_revoked: count } : { other_sessions_revoked: count },
+    });
+    return count;
+  }
+
+  private async beginPasswordCheck(userId: number, client: ClientInfo): Promise<LoginAttempt | undefined> {
+    const user = await this.users.find(userId);
+    // A vanished account fails the update itself with invalid_token.
+    return user ? this.guards.limiter.beginLogin(usernameKey(user.username), client.ip) : undefined;
   }
 }

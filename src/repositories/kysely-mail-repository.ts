@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { DatabaseSchema, Dialect, MailQueueTable } from '../db/database.js';
+import type { Database, DatabaseSchema, Dialect, MailQueueTable } from '../db/database.js';
 import { withinDeadline } from './kysely-user-repository.js';
 import type {
   ClaimedMail,
@@ -32,11 +32,15 @@ function toClaimed(row: Selectable<MailQueueTable>): ClaimedMail {
 
 /** The mail tables on SQLite and PostgreSQL, with the same queries. */
 export class KyselyMailRepository implements MailRepository {
-  constructor(
-    private readonly db: Kysely<DatabaseSchema>,
-    private readonly dialect: Dialect,
-    private readonly deadlineMs: number | undefined,
-  ) {}
+  private readonly db: Kysely<DatabaseSchema>;
+  private readonly dialect: Dialect;
+  private readonly deadlineMs: number | undefined;
+
+  constructor(database: Database) {
+    this.db = database.db;
+    this.dialect = database.dialect;
+    this.deadlineMs = database.deadlineMs;
+  }
 
   private guarded<T>(work: () => Promise<T>): Promise<T> {
     return withinDeadline(this.deadlineMs, work);

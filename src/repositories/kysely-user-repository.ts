@@ -1,5 +1,5 @@
 import type { CompiledQuery, Kysely } from 'kysely';
-import type { DatabaseSchema, Dialect, RowReader } from '../db/database.js';
+import type { Database, DatabaseSchema, RowReader } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { NewUser, User, UserChanges, UserRepository, UserWithHash } from './user-repository.js';
 
@@ -41,21 +41,6 @@ function toUserWithHash(row: (UserRow & { passwordHash: string }) | undefined): 
   return row && { ...toUser(row), passwordHash: row.passwordHash };
 }
 
-/**
- * How long one repository call may take before it is answered as a store outage (SPEC §7: a 503 within 2 s).
- * The driver's own timeouts bound each step (getting a connection, running the query), but a request queued
- * behind hanging connections would wait for one and then hang on it: this bounds the whole call.
- */
-export const DEFAULT_DEADLINE_MS = 1500;
-
-/**
- * The deadline a dialect needs. better-sqlite3 runs each query synchronously on the event loop, so a timer could
- * never fire before the query ends: on SQLite the deadline would be a timer and a race per call for nothing.
- */
-export function deadlineFor(dialect: Dialect): number | undefined {
-  return dialect === 'postgres' ? DEFAULT_DEADLINE_MS : undefined;
-}
-
 export async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -85,14 +70,19 @@ export class KyselyUserRepository implements UserRepository {
   /** The look-up of every login, compiled once in the same way. */
   private readonly byUsernameKey: CompiledQuery<UserRow & { passwordHash: string }>;
 
+  private readonly db: Kysely<DatabaseSchema>;
+  private readonly deadlineMs: number | undefined;
+  /** The database's synchronous reader (SQLite): the two look-ups run on it when it has one. */
+  private readonly readRow: RowReader | undefined;
+
   constructor(
-    private readonly db: Kysely<DatabaseSchema>,
+    database: Database,
     private readonly now: () => Date = () => new Date(),
-    /** Undefined: no deadline (SQLite, see deadlineFor). */
-    private readonly deadlineMs: number | undefined = DEFAULT_DEADLINE_MS,
-    /** The database's synchronous reader (`Database.readRow`, SQLite): the two look-ups run on it when given. */
-    private readonly readRow?: RowReader,
   ) {
+    const { db } = database;
+    this.db = db;
+    this.deadlineMs = database.deadlineMs;
+    this.readRow = database.readRow;
     this.byId = db.selectFrom('users').select(USER_COLUMNS).where('id', '=', 0).compile();
     this.byUsernameKey = db
       .selectFrom('users')

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { ClientInfo } from '../services/session-service.js';
+import type { ClientInfo } from '../domain/client-info.js';
 
 /**
  * The caller as recorded on a session and in audit events; `request.ip` honours X-Forwarded-For only when

@@ -1,15 +1,22 @@
 import type { Logger } from 'pino';
-import type { AuditEvent, AuditRepository, StoredAuditEvent } from '../repositories/audit-repository.js';
-import type { ClientInfo } from './session-service.js';
+import type {
+  AuditDetail,
+  AuditEvent,
+  AuditRepository,
+  StoredAuditEvent,
+} from '../repositories/audit-repository.js';
+import type { ClientInfo } from '../domain/client-info.js';
 
 export interface AuditLogOptions {
   repository: AuditRepository;
   logger: Logger;
-  now?: () => number;
+  now: () => number;
+  /** Added to every event's detail, before its own fields (the `keyward` command's `via: "cli"`). */
+  detail?: AuditDetail | undefined;
   /** Observes every event (metrics). */
-  onEvent?: (event: AuditEvent) => void;
+  onEvent: (event: AuditEvent) => void;
   /** Called when an event could not be stored (it has been logged all the same). */
-  onWriteError?: (error: unknown) => void;
+  onWriteError: (error: unknown) => void;
 }
 
 const MAX_USERNAME = 128;
@@ -40,20 +47,26 @@ export class AuditLog {
   private readonly repository: AuditRepository;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly detail: AuditDetail | undefined;
   private readonly onEvent: (event: AuditEvent) => void;
   private readonly onWriteError: (error: unknown) => void;
 
   constructor(options: AuditLogOptions) {
     this.repository = options.repository;
     this.logger = options.logger.child({ component: 'audit' });
-    this.now = options.now ?? Date.now;
-    this.onEvent = options.onEvent ?? (() => undefined);
-    this.onWriteError = options.onWriteError ?? (() => undefined);
+    this.now = options.now;
+    this.detail = options.detail;
+    this.onEvent = options.onEvent;
+    this.onWriteError = options.onWriteError;
   }
 
   /** Records one event; resolves once it is stored (or its storing failed and was logged), never rejects. */
   async record(event: AuditEvent): Promise<void> {
-    const entry: AuditEvent = { ...event, username: event.username && cleanUsername(event.username) };
+    const entry: AuditEvent = {
+      ...event,
+      username: event.username && cleanUsername(event.username),
+      detail: this.detail ? { ...this.detail, ...event.detail } : event.detail,
+    };
     const at = new Date(this.now());
     this.logger.info(
       {

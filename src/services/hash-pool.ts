@@ -16,6 +16,8 @@ export interface HashPoolOptions {
   onDuration?: (seconds: number, operation: 'hash' | 'verify') => void;
   /** Called once if a thread could not lower its priority (it then hashes at the requests' priority). */
   onPriorityError?: (reason: string) => void;
+  /** Sees each thread as it starts (the testing seam: a test ends threads through it as a crash would). */
+  onThreadStart?: (worker: Worker) => void;
 }
 
 interface Task {
@@ -82,16 +84,6 @@ export class HashPool {
     await Promise.all([...this.threads].map((thread) => thread.worker.terminate()));
   }
 
-  /** The threads' ids (`threadId`), for tests. */
-  get threadIds(): number[] {
-    return [...this.threads].map((thread) => thread.worker.threadId);
-  }
-
-  /** Test hook: ends every thread as a crash would; the pool stays open. */
-  async crashThreadsForTest(): Promise<void> {
-    await Promise.all([...this.threads].map((thread) => thread.worker.terminate()));
-  }
-
   /** Jobs waiting for a thread. */
   get queueDepth(): number {
     return this.waiting.length;
@@ -137,6 +129,7 @@ export class HashPool {
       this.onExit(thread, code);
     });
     this.threads.add(thread);
+    this.options.onThreadStart?.(worker);
     return thread;
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { HashPool } from './hash-pool.js';
+import { HashPool, type HashPoolOptions } from './hash-pool.js';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -19,6 +19,8 @@ export interface PasswordHasherOptions {
   onDuration?: (seconds: number, operation: 'hash' | 'verify') => void;
   /** Called once if the hashing threads could not lower their priority. */
   onPriorityError?: (reason: string) => void;
+  /** Sees each hashing thread as it starts (the testing seam of HashPool). */
+  onThreadStart?: HashPoolOptions['onThreadStart'];
 }
 
 export interface VerifyResult {
@@ -28,7 +30,7 @@ export interface VerifyResult {
 }
 
 /** The Flask demo's format after import: `pbkdf2_sha256$<iterations>$<salt b64>$<key b64>`. */
-export const LEGACY_PREFIX = 'pbkdf2_sha256$';
+const LEGACY_PREFIX = 'pbkdf2_sha256$';
 
 /** Encodes a Flask-demo password BLOB (32-byte salt + 32-byte PBKDF2-HMAC-SHA256 key) as a legacy hash string. */
 export function legacyHashFromSeedBlob(blob: Buffer, iterations = 100_000): string {
@@ -59,6 +61,7 @@ export class PasswordHasher {
       queueLimit: options.queueLimit,
       onDuration: options.onDuration,
       onPriorityError: options.onPriorityError,
+      onThreadStart: options.onThreadStart,
     });
   }
 
@@ -112,11 +115,6 @@ export class PasswordHasher {
   /** Ends the hashing threads; hashes still running or waiting fail. */
   async close(): Promise<void> {
     await this.pool.close();
-  }
-
-  /** Test hook: ends the hashing threads as a crash would. */
-  async crashThreadsForTest(): Promise<void> {
-    await this.pool.crashThreadsForTest();
   }
 
   private async verifyLegacy(storedHash: string, password: string): Promise<boolean> {

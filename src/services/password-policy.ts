@@ -1,3 +1,4 @@
+import { usernameKey } from '../domain/username.js';
 import { DomainError } from '../errors.js';
 import { type CommonPasswords, loadCommonPasswords } from './common-passwords.js';
 
@@ -16,11 +17,6 @@ export function normalizeUsername(username: string): string {
   return username.normalize('NFKC');
 }
 
-/** The case-insensitive comparison key (NFKC, lower case, NFKC again since case mapping can denormalise). */
-export function usernameKey(username: string): string {
-  return username.normalize('NFKC').toLowerCase().normalize('NFKC');
-}
-
 function length(text: string): number {
   // Code points, not UTF-16 units: a password of emoji is as long as it looks.
   return text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
@@ -36,10 +32,6 @@ export class PasswordPolicy {
   constructor(private readonly options: PasswordPolicyOptions) {
     // Shorter ones are refused by their length anyway.
     this.common = loadCommonPasswords((p) => length(p) >= options.minLength);
-  }
-
-  get minLength(): number {
-    return this.options.minLength;
   }
 
   /** Checks a username and returns its display form and lookup key. */

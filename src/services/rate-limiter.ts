@@ -20,9 +20,9 @@ export interface RateLimiterOptions {
   /** Requests per IP per window on /password/forgot and /email/verify. */
   recoveryPerIp: number;
   windowSec: number;
-  now?: () => number;
+  now: () => number;
   /** Observes every rejection (metrics). */
-  onReject?: (limit: RateLimitName) => void;
+  onReject: (limit: RateLimitName) => void;
 }
 
 /** A request refused by a rate limit: 429 with Retry-After. */
@@ -60,7 +60,7 @@ const UNLIMITED_SIGNUP: SignupAttempt = { created: NOTHING, abandoned: NOTHING }
  * The address a per-IP limit counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64, since one subscriber
  * usually holds a whole /64 and could otherwise rotate through addresses for free.
  */
-export function ipBucket(ip: string): string {
+function ipBucket(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
   if (mapped?.[1]) return mapped[1];
   if (!isIPv6(ip)) return ip;
@@ -94,12 +94,8 @@ export class RateLimiter {
   constructor(options: RateLimiterOptions) {
     this.options = options;
     this.store = options.store;
-    this.now = options.now ?? Date.now;
+    this.now = options.now;
     this.windowMs = options.windowSec * 1000;
-  }
-
-  get enabled(): boolean {
-    return this.options.enabled;
   }
 
   /**
@@ -155,7 +151,7 @@ export class RateLimiter {
   private async take(limit: RateLimitName, key: string, max: number): Promise<RateLimitCount> {
     const counted = await this.store.hit(key, this.windowMs, this.now());
     if (counted.count > max) {
-      this.options.onReject?.(limit);
+      this.options.onReject(limit);
       throw new RateLimitedError(limit, Math.max(1, Math.ceil(counted.resetInMs / 1000)));
     }
     return counted;

@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { ClientInfo } from '../domain/client-info.js';
 import { DomainError } from '../errors.js';
 import type { SessionInfo, TokenStore } from '../stores/token-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { AccessClaims, TokenService } from './token-service.js';
 
 export type TokenRotation = 'per-request' | 'off';
-
-/** Who is calling, as recorded on a session. */
-export interface ClientInfo {
-  ip: string;
-  userAgent: string;
-  /** The request's id, for the audit events it causes (never stored on the session). */
-  requestId?: string | undefined;
-}
 
 /** What a login or a refresh hands out. */
 export interface Grant {

@@ -187,6 +187,15 @@ export function loadKeySet(options: KeyOptions): KeySet {
 }
 
 /**
+ * A key set for a process that never signs or checks a token (the `keyward` command, which builds the same
+ * services as the server): one random HS256 key held in memory, so that no key file is read or written.
+ */
+export function throwawayKeySet(): KeySet {
+  const signer = hmacKey(randomBytes(32).toString('base64url'));
+  return { signer, byKid: new Map([[signer.kid, signer]]), refreshSecret: randomBytes(32) };
+}
+
+/**
  * The key configured outside the keys directory (JWT_KEY, JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE), which then
  * signs instead of the directory's newest key; undefined when none is configured. Reads no directory.
  */

@@ -2,7 +2,7 @@ import { DomainError } from '../errors.js';
 import type { User, UserChanges, UserRepository, UserWithHash } from '../repositories/user-repository.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
-import { usernameKey } from './password-policy.js';
+import { usernameKey } from '../domain/username.js';
 import { emailKey, normalizeEmail, type EmailAddress } from './email-address.js';
 
 export interface AccountChanges {
@@ -31,7 +31,7 @@ export interface UserServiceOptions {
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   /** Called when a stored hash could not be upgraded (the login still succeeds). */
-  onRehashError?: (error: unknown) => void;
+  onRehashError: (error: unknown) => void;
 }
 
 /** Accounts: registration, credential checks with rehash-on-login, profile changes, deletion. */
@@ -45,7 +45,7 @@ export class UserService {
     this.users = options.users;
     this.hasher = options.hasher;
     this.policy = options.policy;
-    this.onRehashError = options.onRehashError ?? (() => undefined);
+    this.onRehashError = options.onRehashError;
   }
 
   /**
@@ -83,13 +83,13 @@ export class UserService {
     return (await this.users.update(userId, { passwordHash })) !== undefined;
   }
 
-  /** Sets a new, unverified email (the CLI's set-email); `email_taken` when another account has it. */
+  /** Sets a new, unverified email (an operator's); `email_taken` when another account has it. */
   async setEmail(userId: number, email: string): Promise<User> {
     const address = normalizeEmail(email);
     const owner = await this.users.findByEmailKey(address.key);
     if (owner && owner.id !== userId) throw new DomainError('email_taken');
     const user = await this.users.update(userId, { email: address });
-    if (!user) throw new DomainError('invalid_token');
+    if (!user) throw new DomainError('not_found', { message: 'no such user' });
     return user;
   }
 
@@ -99,18 +99,8 @@ export class UserService {
   }
 
   /**
-   * The user whose credentials these are, or `invalid_credentials` — the same error, and the same work, for an
-   * unknown user (a dummy hash is verified) as for a wrong password.
-   */
-  async verifyCredentials(username: string, password: string): Promise<User> {
-    const check = await this.checkCredentials(username, password);
-    if (!check.ok) throw new DomainError('invalid_credentials');
-    return check.user;
-  }
-
-  /**
-   * Like `verifyCredentials`, but says why a check failed, for the audit log only: clients always get the same
-   * `invalid_credentials`, after the same work.
+   * The user whose credentials these are, or why not, for the audit log only: clients always get the same
+   * `invalid_credentials`, after the same work (a dummy hash is verified for an unknown user).
    */
   async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
     const user = await this.users.findByUsernameKey(usernameKey(username));
@@ -192,6 +182,17 @@ export class UserService {
       usernameChanged: update.username !== undefined,
       emailChanged: update.email !== undefined,
     };
+  }
+
+  /** Sets a new password without the current one (an operator's reset), after the password rules. */
+  async setPassword(userId: number, password: string): Promise<User> {
+    this.policy.checkPassword(password);
+    const current = await this.users.findById(userId);
+    if (!current) throw new DomainError('not_found', { message: 'no such user' });
+    this.policy.checkPasswordAgainstUsername(password, current.username);
+    const user = await this.users.update(userId, { passwordHash: await this.hasher.hash(password) });
+    if (!user) throw new DomainError('not_found', { message: 'no such user' });
+    return user;
   }
 
   async delete(userId: number): Promise<boolean> {

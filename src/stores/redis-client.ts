@@ -22,6 +22,8 @@ interface ClientBehaviour {
   commandTimeoutMs: number;
   /** Connection errors (ioredis reports them as events, and prints them when nobody listens). */
   onError?: (error: Error) => void;
+  /** Connect at the first command rather than at once (a `keyward` command that may not need Redis). */
+  lazyConnect?: boolean | undefined;
 }
 
 export type RedisClientOptions = RedisTarget & ClientBehaviour;
@@ -45,7 +47,7 @@ function nodeOptions(options: ClientBehaviour) {
  * corks the connection's socket, and the turn's end (setImmediate, after the I/O callbacks) uncorks it. This is
  * what ioredis's auto-pipelining is for, without its cost: it keeps the batch being built in a `Map` that it sets
  * and deletes on every turn, and V8 then keeps every batch, its commands and their replies alive until a full
- * collection (docs/performance.md), about 2.4 KB promoted to the old generation per request.
+ * collection (docs/performance-log.md). It wraps ioredis 5's `sendCommand` (test/unit/library-pins.test.ts).
  */
 function batchWritesPerTurn(client: Redis): void {
   const send = client.sendCommand.bind(client);
@@ -87,6 +89,7 @@ export function createRedisClient(options: RedisClientOptions): Redis | Cluster 
   } else if ('sentinels' in options) {
     client = new Redis({
       ...nodeOptions(options),
+      lazyConnect: options.lazyConnect ?? false,
       sentinels: options.sentinels,
       name: options.sentinelName,
       password: options.password,
@@ -100,6 +103,7 @@ export function createRedisClient(options: RedisClientOptions): Redis | Cluster 
   } else {
     client = new Redis(options.url, {
       ...nodeOptions(options),
+      lazyConnect: options.lazyConnect ?? false,
       enableOfflineQueue: true,
       retryStrategy: reconnectDelay,
     });
@@ -115,6 +119,7 @@ function createClusterClient(
 ) {
   const cluster = new Cluster(nodes, {
     redisOptions: { ...nodeOptions(options), password: options.password },
+    lazyConnect: options.lazyConnect ?? false,
     enableOfflineQueue: true,
     clusterRetryStrategy: reconnectDelay,
     slotsRefreshTimeout: options.commandTimeoutMs,

@@ -159,6 +159,11 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
+    // A client that never connected (lazyConnect, unused) would connect only to say goodbye.
+    if (this.client.status === 'wait') {
+      this.client.disconnect();
+      return;
+    }
     try {
       await this.client.quit();
     } catch {

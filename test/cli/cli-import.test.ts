@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { openDatabase } from '../../src/db/database.js';
 import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
-import { usernameKey } from '../../src/services/password-policy.js';
+import { usernameKey } from '../../src/domain/username.js';
 import { makeApp, type TestApp } from '../helpers/app.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { assertError, assertOk, login } from '../http/http-helpers.js';
@@ -46,8 +46,7 @@ const REJECTED = [
 async function storedHash(databaseUrl: string, username: string): Promise<string | undefined> {
   const database = openDatabase(databaseUrl);
   try {
-    return (await new KyselyUserRepository(database.db).findByUsernameKey(usernameKey(username)))
-      ?.passwordHash;
+    return (await new KyselyUserRepository(database).findByUsernameKey(usernameKey(username)))?.passwordHash;
   } finally {
     await database.close();
   }

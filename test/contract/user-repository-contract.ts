@@ -6,7 +6,8 @@ import { DomainError, StoreUnavailableError } from '../../src/errors.js';
 import type { MailRepository } from '../../src/repositories/mail-repository.js';
 import type { User, UserRepository } from '../../src/repositories/user-repository.js';
 import { normalizeEmail } from '../../src/services/email-address.js';
-import { normalizeUsername, usernameKey } from '../../src/services/password-policy.js';
+import { usernameKey } from '../../src/domain/username.js';
+import { normalizeUsername } from '../../src/services/password-policy.js';
 
 export interface RepositoryUnderTest {
   users: UserRepository;

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { KyselyMailRepository } from '../../src/repositories/kysely-mail-repository.js';
-import { deadlineFor, KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
+import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { userRepositoryContract } from './user-repository-contract.js';
 
@@ -18,13 +18,13 @@ await userRepositoryContract('KyselyUserRepository on PostgreSQL', async () => {
   const database = openDatabase(testDb.url);
   await migrateToLatest(database);
   return {
-    users: new KyselyUserRepository(database.db),
-    mail: new KyselyMailRepository(database.db, 'postgres', deadlineFor('postgres')),
+    users: new KyselyUserRepository(database),
+    mail: new KyselyMailRepository(database),
     unreachable: async () => {
       const down = openDatabase('postgres://postgres@127.0.0.1:1/test');
       return {
-        users: new KyselyUserRepository(down.db),
-        mail: new KyselyMailRepository(down.db, 'postgres', deadlineFor('postgres')),
+        users: new KyselyUserRepository(down),
+        mail: new KyselyMailRepository(down),
         close: () => down.close(),
       };
     },
@@ -89,13 +89,13 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     const database = openDatabase(testDb.url, { preparedStatements });
     try {
       await migrateToLatest(database);
-      const created = await new KyselyUserRepository(database.db).create({
+      const created = await new KyselyUserRepository(database).create({
         username: 'Prepared',
         usernameKey: `prepared-${String(preparedStatements)}`,
         passwordHash: 'not a real hash',
       });
       return await database.db.connection().execute(async (db) => {
-        const users = new KyselyUserRepository(db);
+        const users = new KyselyUserRepository({ ...database, db });
         assert.deepEqual(await users.findById(created.id), created);
         assert.deepEqual(
           await users.findById(created.id),

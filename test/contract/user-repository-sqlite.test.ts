@@ -14,10 +14,10 @@ async function onSqlite(title: string, withReader: boolean): Promise<void> {
     const database = openDatabase(`sqlite:${path.join(dir, 'users.db')}`);
     await migrateToLatest(database);
     const repository = (db: Database) =>
-      new KyselyUserRepository(db.db, undefined, undefined, withReader ? db.readRow : undefined);
+      new KyselyUserRepository(withReader ? db : { ...db, readRow: undefined });
     return {
       users: repository(database),
-      mail: new KyselyMailRepository(database.db, 'sqlite', undefined),
+      mail: new KyselyMailRepository(database),
       unreachable: async () => {
         // A database whose connection has been closed under the repository.
         const closed = openDatabase(`sqlite:${path.join(dir, 'closed.db')}`);
@@ -25,7 +25,7 @@ async function onSqlite(title: string, withReader: boolean): Promise<void> {
         await closed.close();
         return {
           users: repository(closed),
-          mail: new KyselyMailRepository(closed.db, 'sqlite', undefined),
+          mail: new KyselyMailRepository(closed),
           close: async () => undefined,
         };
       },

@@ -138,26 +138,40 @@ describe('POST /password/forgot timing', () => {
         unverified: () => unverified,
         real: () => real.username,
       };
-      const times: Record<keyof typeof kinds, number[]> = { unknown: [], unverified: [], real: [] };
+      type Kind = keyof typeof kinds;
       // Warm-up, then round-robin so that drift hits every kind alike.
       for (const pick of Object.values(kinds)) await forgot(t, pick());
-      for (let round = 0; round < 30; round += 1) {
-        for (const [kind, pick] of Object.entries(kinds) as [keyof typeof kinds, () => string][]) {
-          const start = performance.now();
-          const res = await forgot(t, pick());
-          times[kind].push(performance.now() - start);
-          assert.equal(res.statusCode, 202);
+      const measure = async (): Promise<Record<Kind, number>> => {
+        const times: Record<Kind, number[]> = { unknown: [], unverified: [], real: [] };
+        for (let round = 0; round < 30; round += 1) {
+          for (const [kind, pick] of Object.entries(kinds) as [Kind, () => string][]) {
+            const start = performance.now();
+            const res = await forgot(t, pick());
+            times[kind].push(performance.now() - start);
+            assert.equal(res.statusCode, 202);
+          }
         }
-      }
-      const medians = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-      context.diagnostic(`median ms: ${JSON.stringify(medians)}`);
-      for (const kind of ['unverified', 'real'] as const) {
-        const ratio = (medians[kind] ?? 0) / (medians.unknown ?? 1);
-        assert.ok(
-          ratio > 0.5 && ratio < 2,
-          `median ${kind}/unknown = ${ratio.toFixed(2)} (${JSON.stringify(medians)})`,
+        return {
+          unknown: median(times.unknown),
+          unverified: median(times.unverified),
+          real: median(times.real),
+        };
+      };
+      const within = (m: Record<Kind, number>) =>
+        (['unverified', 'real'] as const).every(
+          (kind) => m[kind] / m.unknown > 0.5 && m[kind] / m.unknown < 2,
         );
+      // The machine is shared: a burst of someone else's load can skew one series. A real difference (the
+      // sender's work inside the request, as before it stopped being woken) skews every series the same way.
+      const series: Record<Kind, number>[] = [];
+      let ok = false;
+      for (let attempt = 0; attempt < 3 && !ok; attempt += 1) {
+        const medians = await measure();
+        series.push(medians);
+        context.diagnostic(`median ms: ${JSON.stringify(medians)}`);
+        ok = within(medians);
       }
+      assert.ok(ok, `medians out of 0.5–2 three times: ${JSON.stringify(series)}`);
     } finally {
       await t.close();
     }

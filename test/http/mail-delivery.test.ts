@@ -185,7 +185,7 @@ describe('mail over SMTP', () => {
       .returning('id')
       .executeTakeFirstOrThrow();
     // What a dead instance leaves: the row claimed, its lease running, and no one to settle it.
-    const repository = new KyselyMailRepository(t.deps.database.db, 'sqlite', undefined);
+    const repository = new KyselyMailRepository(t.deps.database);
     const [claimed] = await repository.claim('dead-instance', Date.now(), 1500, 1);
     assert.equal(claimed?.id, id.id);
     const other = await app({

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.js';
 import { HashPool, type HashPoolOptions } from '../../src/services/hash-pool.js';
 import { PasswordHasher, type Argon2Params } from '../../src/services/password-hasher.js';
+import { watchThreads } from '../helpers/hash-threads.js';
 
 const CHEAP: Argon2Params = { memoryCost: 8192, timeCost: 1, parallelism: 1 };
 const PASSWORD = 'correct horse battery staple';
@@ -44,14 +45,15 @@ function isPoolClosed(error: unknown): boolean {
 
 describe('HashPool', () => {
   it('hashes on its threads, and verifies the right password only', async () => {
-    const hashes = pool();
+    const threads = watchThreads();
+    const hashes = pool({ onThreadStart: threads.onThreadStart });
     const phc = await hashes.hash(PASSWORD);
     assert.match(phc, /^\$argon2id\$v=19\$m=8192,t=1,p=1\$/);
     assert.equal(await hashes.verify(phc, PASSWORD), true);
     assert.equal(await hashes.verify(phc, `${PASSWORD}!`), false);
     assert.equal(await hashes.verify(phc, ''), false);
     assert.equal(await hashes.verify('$argon2id$v=19$m=8192,t=1,p=1$broken', PASSWORD), false);
-    assert.ok(hashes.threadIds.length >= 1);
+    assert.ok(threads.ids().length >= 1);
   });
 
   it('verifies PBKDF2-HMAC-SHA256 in constant time, and refuses an empty key', async () => {
@@ -66,19 +68,21 @@ describe('HashPool', () => {
   });
 
   it('never runs more threads than its size; further jobs wait their turn', async () => {
-    const hashes = pool({ size: 1 });
+    const threads = watchThreads();
+    const hashes = pool({ size: 1, onThreadStart: threads.onThreadStart });
     const all = await Promise.all(Array.from({ length: 4 }, (_, i) => hashes.hash(`password ${i}`)));
     assert.equal(new Set(all).size, 4);
-    assert.equal(hashes.threadIds.length, 1);
+    assert.equal(threads.ids().length, 1);
   });
 
   it('fails the job of a thread that dies, replaces the thread and keeps serving', async () => {
-    const hashes = pool({ size: 1 });
+    const threads = watchThreads();
+    const hashes = pool({ size: 1, onThreadStart: threads.onThreadStart });
     await hashes.hash(PASSWORD);
-    const [before] = hashes.threadIds;
+    const [before] = threads.ids();
     const running = hashes.hash('in flight when the thread dies');
     const waiting = hashes.hash('waiting when the thread dies');
-    await hashes.crashThreadsForTest();
+    await threads.crash();
     await assert.rejects(running, (error: unknown) => {
       assert.ok(error instanceof Error);
       assert.match(error.message, /thread stopped/);
@@ -88,12 +92,13 @@ describe('HashPool', () => {
     assert.match(await waiting, /^\$argon2id\$/);
     const phc = await hashes.hash(PASSWORD);
     assert.equal(await hashes.verify(phc, PASSWORD), true);
-    assert.equal(hashes.threadIds.length, 1);
-    assert.notEqual(hashes.threadIds[0], before);
+    assert.equal(threads.ids().length, 1);
+    assert.notEqual(threads.ids()[0], before);
   });
 
   it('fails what is running or waiting when closed, and everything after', async () => {
-    const hashes = pool({ size: 1 });
+    const threads = watchThreads();
+    const hashes = pool({ size: 1, onThreadStart: threads.onThreadStart });
     const jobs = Promise.allSettled([hashes.hash('running'), hashes.hash('waiting')]);
     await hashes.close();
     for (const job of await jobs) {
@@ -101,7 +106,7 @@ describe('HashPool', () => {
       assert.ok(isPoolClosed(job.reason), String(job.reason));
     }
     await assert.rejects(hashes.hash(PASSWORD), isPoolClosed);
-    assert.deepEqual(hashes.threadIds, []);
+    assert.deepEqual(threads.ids(), []);
   });
 
   it('runs its threads at HASH_NICE below the event loop (Linux)', async (t) => {

@@ -8,6 +8,7 @@ import {
   PasswordHasher,
   type Argon2Params,
 } from '../../src/services/password-hasher.js';
+import { watchThreads } from '../helpers/hash-threads.js';
 
 const DEFAULTS = loadConfig({}).passwords.argon2;
 const CHEAP: Argon2Params = { memoryCost: 8192, timeCost: 1, parallelism: 1 };
@@ -168,10 +169,17 @@ describe('PasswordHasher', () => {
   });
 
   it('fails a hash whose thread dies with an Error, then keeps serving', async () => {
-    const h = hasher(CHEAP, 1, 4);
+    const threads = watchThreads();
+    const h = new PasswordHasher({
+      argon2: CHEAP,
+      concurrency: 1,
+      queueLimit: 4,
+      onThreadStart: threads.onThreadStart,
+    });
+    opened.push(h);
     const stored = await h.hash(PASSWORD);
     const running = h.verify(stored, PASSWORD);
-    await h.crashThreadsForTest();
+    await threads.crash();
     await assert.rejects(
       running,
       (error: unknown) => error instanceof Error && !(error instanceof DomainError),
@@ -181,9 +189,16 @@ describe('PasswordHasher', () => {
   });
 
   it('makes a new dummy hash when the thread making the first one died', async () => {
-    const h = hasher(CHEAP, 1, 4);
+    const threads = watchThreads();
+    const h = new PasswordHasher({
+      argon2: CHEAP,
+      concurrency: 1,
+      queueLimit: 4,
+      onThreadStart: threads.onThreadStart,
+    });
+    opened.push(h);
     const first = h.verifyDummy(PASSWORD);
-    await h.crashThreadsForTest();
+    await threads.crash();
     await assert.rejects(first);
     assert.equal(await h.verifyDummy(PASSWORD), false);
   });

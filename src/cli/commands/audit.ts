@@ -1,4 +1,4 @@
-import { usernameKey } from '../../services/password-policy.js';
+import { usernameKey } from '../../domain/username.js';
 import type { StoredAuditEvent } from '../../repositories/audit-repository.js';
 import { parseLimit } from '../args.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
@@ -48,7 +48,7 @@ export const auditCommand: Command = {
     }
     const name = values.user;
     if (typeof name === 'string') {
-      const found = await (await ctx.users()).findByUsernameKey(usernameKey(name));
+      const found = await (await ctx.deps()).users.findByUsernameKey(usernameKey(name));
       if (!found) {
         throw new CliError(
           `no user named ${JSON.stringify(name)} (for a deleted account, use --user-id with the id its events show)`,
@@ -57,7 +57,7 @@ export const auditCommand: Command = {
       userId = found.id;
     }
     const event = typeof values.event === 'string' ? values.event : undefined;
-    const events = await (await ctx.auditLog()).recent({ limit, userId, event });
+    const events = await (await ctx.deps()).audit.recent(limit, { userId, event });
     if (values.json === true) {
       for (const e of events) ctx.out(JSON.stringify(e));
       return EXIT_OK;

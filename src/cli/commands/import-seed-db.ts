@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { PasswordPolicy } from '../../services/password-policy.js';
 import { EXIT_INCOMPLETE, EXIT_OK } from '../cli-error.js';
 import type { Command } from '../command.js';
 import { importSeedRows, readSeedRows, type SeedOutcome } from '../seed-import.js';
@@ -39,10 +38,8 @@ export const importSeedDbCommand: Command = {
   async run(ctx, { values, positionals }) {
     const file = path.resolve(positionals[0] ?? '');
     const dryRun = values['dry-run'] === true;
-    const { passwords } = ctx.config;
-    const policy = new PasswordPolicy({ minLength: passwords.minLength, maxLength: passwords.maxLength });
     const rows = readSeedRows(file);
-    const users = await ctx.users();
+    const { users, policy } = await ctx.deps();
     const report = await importSeedRows(rows, users, policy, { dryRun });
     const summary = {
       rows: rows.length,

@@ -1,6 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs';
-import type { Config } from '../../config.js';
 import { sqliteFile } from '../../db/database.js';
+import { signingKeyOptions } from '../../deps.js';
 import {
   configuredKey,
   generateKeyFile,
@@ -12,15 +12,6 @@ import type { CliAuditEvent, CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
 import { reasonOf } from '../failure.js';
-
-function keyOptions(config: Config) {
-  return {
-    hmacSecret: config.jwt.hmacSecret,
-    privateKeyPem: config.jwt.privateKeyPem,
-    privateKeyFile: config.jwt.privateKeyFile,
-    keysDir: config.jwt.keysDir,
-  };
-}
 
 /** A failure to read a key is an expected, reportable problem (a stray or damaged file), not a crash. */
 function guarded<T>(what: string, work: () => T): T {
@@ -36,7 +27,7 @@ function directoryKeys(ctx: CliContext): SigningKey[] {
 }
 
 function overridingKey(ctx: CliContext): SigningKey | undefined {
-  return guarded('cannot load the configured key', () => configuredKey(keyOptions(ctx.config)));
+  return guarded('cannot load the configured key', () => configuredKey(signingKeyOptions(ctx.config)));
 }
 
 /** Why keys written to the directory do not sign, if something configured overrides them. */

@@ -1,5 +1,3 @@
-import { createMailer } from '../../mail/mailer.js';
-import { testMail } from '../../mail/templates.js';
 import { DomainError } from '../../errors.js';
 import { normalizeEmail } from '../../services/email-address.js';
 import { CliError, EXIT_OK } from '../cli-error.js';
@@ -22,10 +20,10 @@ with the reason; the SMTP password never appears in it.`,
       throw error;
     }
     const config = ctx.config.mail;
-    const mailer = createMailer(config);
     const via = config.smtpUrl === undefined ? `the outbox ${config.outboxDir}` : redactUrl(config.smtpUrl);
+    const { accountFacade } = await ctx.deps();
     try {
-      const delivery = await mailer.send({ to: address, ...testMail() });
+      const delivery = await accountFacade.sendTestMail(address);
       ctx.out(
         delivery.file === undefined
           ? `sent a test message to ${address} via ${via} (message id ${delivery.messageId})`
@@ -34,8 +32,6 @@ with the reason; the SMTP password never appears in it.`,
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new CliError(`cannot send mail via ${via}: ${reason}`, 1, { cause: error });
-    } finally {
-      mailer.close();
     }
     return EXIT_OK;
   },

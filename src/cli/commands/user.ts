@@ -2,16 +2,9 @@ import { parseLimit } from '../args.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
-import { PasswordHasher } from '../../services/password-hasher.js';
-import { PasswordPolicy, usernameKey } from '../../services/password-policy.js';
-import { UserService } from '../../services/user-service.js';
+import { usernameKey } from '../../domain/username.js';
 import type { User } from '../../repositories/user-repository.js';
-import { DomainError } from '../../errors.js';
 import { userView } from '../../facades/user-view.js';
-import { KyselyMailRepository } from '../../repositories/kysely-mail-repository.js';
-import { deadlineFor } from '../../repositories/kysely-user-repository.js';
-import { normalizeEmail } from '../../services/email-address.js';
-import { RecoveryService } from '../../services/recovery-service.js';
 
 const MEMORY_STORE_NOTE =
   'sessions live in the memory of each running server (no REDIS_URL): the CLI cannot reach them; restarting the servers ends every session';
@@ -23,8 +16,14 @@ async function readPassword(ctx: CliContext, fromStdin: boolean): Promise<string
   throw usageError('no password given: pipe it in with --password-stdin, or set KEYWARD_PASSWORD');
 }
 
+/** How many sessions a change revoked, or a warning when they were out of reach (null). */
+function reportRevoked(ctx: CliContext, revoked: number | null): void {
+  if (revoked === null) ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+  else ctx.out(`revoked ${revoked} session(s)`);
+}
+
 async function findUser(ctx: CliContext, username: string): Promise<User> {
-  const users = await ctx.users();
+  const { users } = await ctx.deps();
   const user = await users.findByUsernameKey(usernameKey(username));
   if (!user) throw new CliError(`no user named ${JSON.stringify(username)}`);
   return { id: user.id, username: user.username, email: user.email, emailVerified: user.emailVerified };
@@ -49,25 +48,33 @@ const create: Command = {
   async run(ctx, { values, positionals }) {
     const [username = ''] = positionals;
     const password = await readPassword(ctx, values['password-stdin'] === true);
-    const users = await ctx.users();
-    const { passwords } = ctx.config;
-    const hasher = new PasswordHasher({
-      argon2: passwords.argon2,
-      concurrency: 1,
-      queueLimit: 0,
-      nice: passwords.hashNice,
-    });
-    const service = new UserService({
-      users,
-      hasher,
-      policy: new PasswordPolicy({ minLength: passwords.minLength, maxLength: passwords.maxLength }),
-    });
-    const store = await ctx.sharedTokenStore();
-    const user = await service.register(username, password).finally(() => hasher.close());
-    // As POST /user does: a token store that outlived a database reset could hold sessions for this id.
-    await store?.revokeUserSessions(user.id, ctx.io.now());
-    await ctx.audit({ event: 'signup', userId: user.id, username: user.username });
+    const { userFacade } = await ctx.deps();
+    await ctx.sessionsInReach();
+    const user = await userFacade.createUser(username, password);
     ctx.out(`created user ${JSON.stringify(user.username)} (id ${user.id})`);
+    return EXIT_OK;
+  },
+};
+
+const setPassword: Command = {
+  name: 'set-password',
+  summary: "Set a user's password (same password rules as PUT /user) and revoke all of its sessions",
+  positionals: ['username'],
+  options: { 'password-stdin': { type: 'boolean' } },
+  optionHelp: [
+    ['--password-stdin', 'read the password from standard input (one trailing newline is dropped)'],
+  ],
+  details: `For an account whose owner lost the password: the current one is not asked for. Every session of the
+user is revoked, as a password change over HTTP revokes every session but the caller's. The password is read
+as by 'keyward user create' (--password-stdin or KEYWARD_PASSWORD, never an argument). The username is matched
+case-insensitively. Without REDIS_URL ${MEMORY_STORE_NOTE}.`,
+  async run(ctx, { values, positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const password = await readPassword(ctx, values['password-stdin'] === true);
+    await ctx.sessionsInReach();
+    const { sessionsRevoked } = await (await ctx.deps()).userFacade.setPassword(user.id, password);
+    ctx.out(`set the password of ${JSON.stringify(user.username)} (id ${user.id})`);
+    reportRevoked(ctx, sessionsRevoked);
     return EXIT_OK;
   },
 };
@@ -82,7 +89,7 @@ const list: Command = {
   ],
   async run(ctx, { values }) {
     const limit = parseLimit(values.limit, 100, 100_000);
-    const users = await ctx.users();
+    const { users } = await ctx.deps();
     const [rows, total] = await Promise.all([users.list({ limit }), users.count()]);
     if (values.json === true) {
       for (const user of rows) ctx.out(JSON.stringify(userView(user)));
@@ -105,20 +112,10 @@ const remove: Command = {
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
     // Reach the token store first, so that an unreachable store fails before anything is deleted.
-    const store = await ctx.sharedTokenStore();
-    const users = await ctx.users();
-    await users.delete(user.id);
-    const revoked = (await store?.revokeUserSessions(user.id, ctx.io.now())) ?? 0;
-    await ctx.audit({
-      event: 'account_deleted',
-      userId: user.id,
-      username: user.username,
-      // null: sessions live in the servers' memory, out of reach (see the warning printed below).
-      detail: { sessions_revoked: store ? revoked : null },
-    });
+    await ctx.sessionsInReach();
+    const { sessionsRevoked: revoked } = await (await ctx.deps()).userFacade.deleteUser(user.id);
     ctx.out(`deleted user ${JSON.stringify(user.username)} (id ${user.id})`);
-    if (store) ctx.out(`revoked ${revoked} session(s)`);
-    else ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+    reportRevoked(ctx, revoked);
     return EXIT_OK;
   },
 };
@@ -130,10 +127,8 @@ const revokeSessions: Command = {
   details: `Needs the shared token store (REDIS_URL): without it ${MEMORY_STORE_NOTE}.`,
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
-    const store = await ctx.sharedTokenStore();
-    if (!store) throw new CliError(`cannot revoke sessions: ${MEMORY_STORE_NOTE}`);
-    const revoked = await store.revokeUserSessions(user.id, ctx.io.now());
-    await ctx.audit({ event: 'logout_all', userId: user.id, username: user.username, detail: { revoked } });
+    if (!(await ctx.sessionsInReach())) throw new CliError(`cannot revoke sessions: ${MEMORY_STORE_NOTE}`);
+    const revoked = await (await ctx.deps()).authFacade.revokeUserSessions(user.id);
     ctx.out(`revoked ${revoked} session(s) of ${JSON.stringify(user.username)}`);
     return EXIT_OK;
   },
@@ -148,24 +143,7 @@ const setEmail: Command = {
 address with POST /email/verification and the mailed token.`,
   async run(ctx, { positionals }) {
     const user = await findUser(ctx, positionals[0] ?? '');
-    const database = await ctx.openDatabase();
-    const recovery = new RecoveryService({
-      mail: new KyselyMailRepository(database.db, database.dialect, deadlineFor(database.dialect)),
-      resetTtlSec: ctx.config.mail.resetTtlSec,
-      verificationTtlSec: ctx.config.mail.verificationTtlSec,
-      now: () => ctx.io.now(),
-    });
-    let updated;
-    try {
-      // The unique index refuses an address another account has (email_taken), as it does for PUT /user.
-      updated = await (await ctx.users()).update(user.id, { email: normalizeEmail(positionals[1] ?? '') });
-    } catch (error) {
-      if (error instanceof DomainError) throw new CliError(error.message, 1, { cause: error });
-      throw error;
-    }
-    if (!updated) throw new CliError(`no user named ${JSON.stringify(positionals[0] ?? '')}`);
-    await recovery.invalidate(user.id, 'reset_password');
-    await ctx.audit({ event: 'email_added', userId: user.id, username: user.username });
+    const updated = await (await ctx.deps()).accountFacade.setEmail(user.id, positionals[1] ?? '');
     ctx.out(`set the email of ${JSON.stringify(user.username)} to ${updated.email ?? ''} (unverified)`);
     return EXIT_OK;
   },
@@ -174,5 +152,5 @@ address with POST /email/verification and the mailed token.`,
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, remove, revokeSessions, setEmail],
+  commands: [create, list, setPassword, remove, revokeSessions, setEmail],
 };
