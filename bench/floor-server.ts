@@ -23,6 +23,7 @@ import { loadKeySet } from '../src/services/signing-keys.js';
 import { TokenService, type AccessClaims } from '../src/services/token-service.js';
 import { createRedisClient } from '../src/stores/redis-client.js';
 import { RedisTokenStore } from '../src/stores/redis-token-store.js';
+import { INITIAL_GENERATION } from '../src/stores/token-store.js';
 import { serveReference } from './reference-server.js';
 
 const mode = process.env.FLOOR;
@@ -63,7 +64,10 @@ async function startChain(): Promise<string> {
   const sid = randomUUID();
   const issued = tokens.issue(1, sid);
   const grant = { jti: issued.jti, expiresAt: issued.expiresAt };
-  await store.createSession({ userId: 1, sid, userAgent: '', ip: '127.0.0.1', token: grant }, Date.now());
+  await store.createSession(
+    { userId: 1, sid, userAgent: '', ip: '127.0.0.1', generation: INITIAL_GENERATION, token: grant },
+    Date.now(),
+  );
   return issued.token;
 }
 
@@ -75,18 +79,10 @@ async function handle(authorization: string | undefined): Promise<[number, strin
   } catch {
     return [200, mode === 'sign' ? await tokens.issue(1, randomUUID()).token : await startChain()];
   }
-  if (mode === 'sign') {
-    tokens.forget(token);
-    return [200, await tokens.issue(claims.userId, claims.sid).token];
-  }
+  if (mode === 'sign') return [200, await tokens.rotate(token, claims, async () => true)];
   if (mode === 'off') return (await store.check(claims, Date.now())) ? [200, token] : [401, undefined];
-  const next = tokens.issue(claims.userId, claims.sid);
-  tokens.forget(token);
-  const grant = { jti: next.jti, expiresAt: next.expiresAt };
-  const [consumed, nextToken] = await Promise.all([store.consume(claims, grant, Date.now()), next.token]);
-  if (consumed) return [200, nextToken];
-  tokens.discard(next);
-  return [401, undefined];
+  const next = await tokens.rotate(token, claims, (grant) => store.consume(claims, grant, Date.now()));
+  return next === undefined ? [401, undefined] : [200, next];
 }
 
 const server = http.createServer((request, response) => {

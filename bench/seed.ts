@@ -4,6 +4,7 @@ import { openDatabase } from '../src/db/database.js';
 import { KyselyUserRepository } from '../src/repositories/kysely-user-repository.js';
 import { createRedisClient } from '../src/stores/redis-client.js';
 import { RedisTokenStore } from '../src/stores/redis-token-store.js';
+import { INITIAL_GENERATION } from '../src/stores/token-store.js';
 
 export const BENCH_PASSWORD = 'bench-Pa55word-hasher';
 
@@ -79,6 +80,7 @@ export async function seedSessions(
               sid: randomBytes(16).toString('base64url'),
               userAgent: 'keyward-bench',
               ip: '127.0.0.1',
+              generation: INITIAL_GENERATION,
               token: { jti: randomUUID(), expiresAt: now + 35 * 60_000 },
             },
             now,

@@ -58,3 +58,27 @@ export class StoreUnavailableError extends DomainError {
     this.name = 'StoreUnavailableError';
   }
 }
+
+/** Next tokens of errors that are not DomainErrors (kept off the error object, so that no log serializes them). */
+const nextTokens = new WeakMap<object, string>();
+
+/**
+ * Marks a failure of a request whose token was already consumed with the token the client must use next, so
+ * that the answer carries it whatever the failure (SPEC §2: a client is never left without a token). A thrown
+ * value that is not an object is wrapped in an Error, which is returned to be thrown instead.
+ */
+export function attachNextToken(error: unknown, token: string): unknown {
+  if (error instanceof DomainError) {
+    error.nextToken = token;
+    return error;
+  }
+  const thrown = typeof error === 'object' && error !== null ? error : new Error(String(error));
+  nextTokens.set(thrown, token);
+  return thrown;
+}
+
+/** The next token attached to a failure by `attachNextToken`, if any. */
+export function nextTokenOf(error: unknown): string | undefined {
+  if (error instanceof DomainError) return error.nextToken;
+  return typeof error === 'object' && error !== null ? nextTokens.get(error) : undefined;
+}

@@ -109,11 +109,13 @@ export class AccountFacade {
     // Used up only now, after the slow hash: of two concurrent resets with one token, one wins here.
     const used = await this.recovery.consume('reset_password', token);
     if (!used || used.userId !== user.id) throw new DomainError('invalid_reset_token');
-    if (!(await this.users.setPasswordHash(user.id, passwordHash)))
-      throw new DomainError('invalid_reset_token');
+    // The fence (every session, and every login that checked the old hash) is the commit point of the new hash.
+    let revoked = 0;
+    const set = await this.users.setPasswordHash(user.id, passwordHash, async () => {
+      revoked = await this.sessions.revokeAll(user.id);
+    });
+    if (!set) throw new DomainError('invalid_reset_token');
     await this.recovery.invalidate(user.id, 'reset_password');
-    // After the new hash is stored: the fence kills every session, and logins checked against the old hash.
-    const revoked = await this.sessions.revokeAll(user.id);
     await this.audit.record({
       event: 'password_reset',
       userId: user.id,

@@ -74,7 +74,9 @@ export class AuthFacade {
     }
     let check;
     try {
-      check = await this.users.checkCredentials(username, password);
+      check = await this.users.checkCredentials(username, password, (userId) =>
+        this.sessions.generation(userId),
+      );
     } catch (error) {
       // Server busy or a store down: the attempt never reached the password, so it does not count.
       await attempt.abandoned().catch(() => undefined);
@@ -92,7 +94,22 @@ export class AuthFacade {
       throw new DomainError('invalid_credentials');
     }
     await attempt.succeeded();
-    const grant = await this.sessions.start(check.user.id, client);
+    let grant;
+    try {
+      grant = await this.sessions.start(check.user.id, client, check.generation);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'invalid_credentials') {
+        // A fence (password change, deletion, logout_all…) came between the check and the session.
+        await this.audit.record({
+          event: 'login_failed',
+          userId: check.user.id,
+          username,
+          ...origin(client),
+          detail: { reason: 'fenced' },
+        });
+      }
+      throw error;
+    }
     await this.audit.record({
       event: 'login_succeeded',
       userId: check.user.id,

@@ -112,8 +112,11 @@ export class UserFacade {
           ? undefined
           : await this.beginPasswordCheck(auth.userId, client);
       let result;
+      let revoked = 0;
       try {
-        result = await this.users.update(auth.userId, checked);
+        result = await this.users.update(auth.userId, checked, async () => {
+          revoked = await this.sessions.revokeOthers(auth.userId, auth.sid);
+        });
       } catch (error) {
         if (error instanceof DomainError && error.code === 'wrong_current_password') await attempt?.failed();
         else await attempt?.abandoned().catch(() => undefined);
@@ -139,7 +142,7 @@ export class UserFacade {
           ...origin(client),
         });
       }
-      if (passwordChanged) await this.passwordChanged(user, auth.sid, client);
+      if (passwordChanged) await this.passwordChangedEvent(user, revoked, true, client);
       return { message: 'User updated successfully', user: userView(user) };
     });
   }
@@ -149,8 +152,11 @@ export class UserFacade {
    * every session is revoked, as `update` revokes every session but the caller's.
    */
   async setPassword(userId: number, password: string, client?: ClientInfo): Promise<OperatorResult> {
-    const user = await this.users.setPassword(userId, password);
-    return { user, sessionsRevoked: await this.passwordChanged(user, undefined, client) };
+    let revoked = 0;
+    const user = await this.users.setPassword(userId, password, async () => {
+      revoked = await this.sessions.revokeAll(userId);
+    });
+    return { user, sessionsRevoked: await this.passwordChangedEvent(user, revoked, false, client) };
   }
 
   /** Deletes the caller's account and revokes all of its sessions. */
@@ -168,7 +174,9 @@ export class UserFacade {
   ): Promise<{ user: User | undefined; sessionsRevoked: number | null }> {
     const user = await this.users.find(userId);
     // Sessions go first: if the token store fails, the account (and its chance to retry) is kept, rather than
-    // leaving a deleted user with live tokens. A login that slips in between is caught by the second sweep.
+    // leaving a deleted user with live tokens. The second revokeAll is the fence (docs/tokens.md): a login that
+    // read the user's generation before it cannot create a session after it, and one that read it after it finds
+    // no account.
     let revoked = await this.sessions.revokeAll(userId);
     await this.users.delete(userId);
     revoked += await this.sessions.revokeAll(userId);
@@ -190,7 +198,7 @@ export class UserFacade {
    */
   private async welcome(user: User, client: ClientInfo | undefined): Promise<void> {
     try {
-      await this.sessions.revokeAll(user.id);
+      await this.sessions.clearStale(user.id);
     } catch (error) {
       await this.users.delete(user.id).catch(() => undefined);
       throw error;
@@ -203,25 +211,22 @@ export class UserFacade {
     });
   }
 
-  /** After a password change: every session but `keepSid` (the caller's, if any) is revoked, and audited. */
-  private async passwordChanged(
+  /** Audits a password change: `revoked` sessions, every one but the caller's when `keptCaller`. */
+  private async passwordChangedEvent(
     user: User,
-    keepSid: string | undefined,
+    revoked: number,
+    keptCaller: boolean,
     client: ClientInfo | undefined,
   ): Promise<number | null> {
     // A reset mailed before the change must not undo it.
     await this.recovery?.invalidate(user.id, 'reset_password');
-    const revoked =
-      keepSid === undefined
-        ? await this.sessions.revokeAll(user.id)
-        : await this.sessions.revokeOthers(user.id, keepSid);
     const count = this.sessionsOutOfReach ? null : revoked;
     await this.guards.audit.record({
       event: 'password_changed',
       userId: user.id,
       username: user.username,
       ...origin(client),
-      detail: keepSid === undefined ? { sessions_revoked: count } : { other_sessions_revoked: count },
+      detail: keptCaller ? { other_sessions_revoked: count } : { sessions_revoked: count },
     });
     return count;
   }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, ERRORS, type ErrorCode } from '../errors.js';
+import { DomainError, ERRORS, nextTokenOf, type ErrorCode } from '../errors.js';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -90,7 +90,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
       return;
     }
     request.log.error({ err: error }, 'unexpected error');
-    send(reply, 'internal_error', ERRORS.internal_error.message);
+    // The request may have consumed the client's token before it failed: the next one goes with the 500.
+    send(reply, 'internal_error', ERRORS.internal_error.message, { token: nextTokenOf(error) });
   });
 
   app.setNotFoundHandler((_request, reply) => {

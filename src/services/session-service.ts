@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClientInfo } from '../domain/client-info.js';
-import { DomainError } from '../errors.js';
-import type { SessionInfo, TokenStore } from '../stores/token-store.js';
+import { attachNextToken, DomainError } from '../errors.js';
+import type { RefreshOutcome, SessionGeneration, SessionInfo, TokenStore } from '../stores/token-store.js';
 import type { RefreshTokens } from './refresh-tokens.js';
 import type { AccessClaims, TokenService } from './token-service.js';
 
@@ -63,23 +63,35 @@ export class SessionService {
     return this.tokens.accessTtlSec;
   }
 
-  /** Opens a session for a user who just proved who they are. */
-  async start(userId: number, client: ClientInfo): Promise<Grant> {
+  /**
+   * The user's session generation, for `start`: read it before reading the credentials (the password hash) that
+   * the new session will be based on (docs/tokens.md, "Fences").
+   */
+  generation(userId: number): Promise<SessionGeneration> {
+    return this.store.generation(userId, this.now());
+  }
+
+  /**
+   * Opens a session for a user who just proved who they are, with credentials read after `generation` was. If a
+   * fence (password change, reset, deletion, logout_all, disable) came in between, nothing is opened and the
+   * login fails with `invalid_credentials`: what it checked is no longer the truth.
+   */
+  async start(userId: number, client: ClientInfo, generation: SessionGeneration): Promise<Grant> {
     const sid = randomBytes(16).toString('base64url');
-    const access = this.tokens.issue(userId, sid);
-    const [accessToken] = await Promise.all([
-      access.token,
+    const accessToken = await this.tokens.issueThrough(userId, sid, (token) =>
       this.store.createSession(
         {
           userId,
           sid,
           userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
           ip: client.ip,
-          token: { jti: access.jti, expiresAt: access.expiresAt },
+          token,
+          generation,
         },
         this.now(),
       ),
-    ]);
+    );
+    if (accessToken === undefined) throw new DomainError('invalid_credentials');
     this.events.tokenIssued?.();
     return this.grant(userId, sid, accessToken, 0);
   }
@@ -93,28 +105,19 @@ export class SessionService {
   }
 
   /**
-   * Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says). The next
-   * token is signed on the thread pool while the store consumes this one and allowlists the next one's id.
+   * Consumes the token and returns a fresh one for the same session (whatever TOKEN_ROTATION says): the store
+   * swaps the presented token's id for the next one's atomically, so of concurrent uses of one token exactly one
+   * gets a successor.
    */
   async renew(token: string): Promise<Auth> {
     const claims = await this.tokens.verify(token);
-    const next = this.tokens.issue(claims.userId, claims.sid);
-    let consumed: boolean;
-    try {
-      consumed = await this.store.consume(claims, { jti: next.jti, expiresAt: next.expiresAt }, this.now());
-    } catch (error) {
-      this.tokens.discard(next);
-      throw error;
-    }
-    this.tokens.forget(token);
-    if (!consumed) {
-      this.tokens.discard(next);
-      throw new DomainError('invalid_token');
-    }
-    const nextToken = await next.token;
+    const next = await this.tokens.rotate(token, claims, (successor) =>
+      this.store.consume(claims, successor, this.now()),
+    );
+    if (next === undefined) throw new DomainError('invalid_token');
     this.events.tokenConsumed?.();
     this.events.tokenIssued?.();
-    return { userId: claims.userId, sid: claims.sid, token: nextToken };
+    return { userId: claims.userId, sid: claims.sid, token: next };
   }
 
   /**
@@ -126,8 +129,7 @@ export class SessionService {
     try {
       return await work(auth);
     } catch (error) {
-      if (error instanceof DomainError) error.nextToken = auth.token;
-      throw error;
+      throw attachNextToken(error, auth.token);
     }
   }
 
@@ -151,22 +153,21 @@ export class SessionService {
   async refresh(refreshToken: string, client?: ClientInfo): Promise<Grant> {
     const parts = this.refreshTokens.decode(refreshToken);
     if (!parts) throw new DomainError('invalid_refresh_token');
-    const access = this.tokens.issue(parts.userId, parts.sid);
-    const outcome = await this.store.refresh(
-      parts.userId,
-      parts.sid,
-      parts.counter,
-      { jti: access.jti, expiresAt: access.expiresAt },
-      this.now(),
-    );
+    let outcome = { status: 'invalid' } as RefreshOutcome;
+    const accessToken = await this.tokens.issueThrough(parts.userId, parts.sid, async (token) => {
+      outcome = await this.store.refresh(parts.userId, parts.sid, parts.counter, token, this.now());
+      return outcome.status === 'rotated' || outcome.status === 'grace';
+    });
     if (outcome.status === 'reuse') {
       this.events.refreshReuse?.(parts.userId, parts.sid, client);
       this.events.sessionsRevoked?.(1);
       throw new DomainError('invalid_refresh_token');
     }
-    if (outcome.status === 'invalid') throw new DomainError('invalid_refresh_token');
+    if (accessToken === undefined || outcome.status === 'invalid') {
+      throw new DomainError('invalid_refresh_token');
+    }
     this.events.tokenIssued?.();
-    return this.grant(parts.userId, parts.sid, await access.token, outcome.counter);
+    return this.grant(parts.userId, parts.sid, accessToken, outcome.counter);
   }
 
   list(userId: number): Promise<SessionInfo[]> {
@@ -180,20 +181,31 @@ export class SessionService {
     return revoked;
   }
 
-  /** Revokes every session of the user; returns how many were live. */
+  /**
+   * The fence of SPEC §8 (logout_all, deletion, password reset, disabling): revokes every session of the user
+   * and, in the same atomic step, refuses every session that a login which checked credentials before it would
+   * still create. Returns how many sessions were live.
+   */
   async revokeAll(userId: number): Promise<number> {
     const count = await this.store.revokeUserSessions(userId, this.now());
     this.events.sessionsRevoked?.(count);
     return count;
   }
 
-  /** Revokes every session of the user but `keepSid` (after a password change). */
+  /** The fence of a password change: like `revokeAll`, but the session that made the change stays. */
   async revokeOthers(userId: number, keepSid: string): Promise<number> {
-    let count = 0;
-    for (const session of await this.list(userId)) {
-      if (session.id !== keepSid && (await this.revoke(userId, session.id))) count += 1;
-    }
+    const count = await this.store.revokeUserSessions(userId, this.now(), { except: keepSid });
+    this.events.sessionsRevoked?.(count);
     return count;
+  }
+
+  /**
+   * For an account just created: removes any session a token store that outlived a database reset still holds
+   * under its id. Not a fence (no login can have read the new account yet), so it leaves no generation behind.
+   */
+  async clearStale(userId: number): Promise<void> {
+    const count = await this.store.revokeUserSessions(userId, this.now(), { fence: false });
+    if (count > 0) this.events.sessionsRevoked?.(count);
   }
 
   private grant(userId: number, sid: string, accessToken: string, counter: number): Grant {

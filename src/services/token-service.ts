@@ -22,6 +22,12 @@ export interface AccessClaims {
   exp: number;
 }
 
+/** The id and expiry (epoch milliseconds) of a token being issued: what a token store allowlists. */
+export interface TokenId {
+  jti: string;
+  expiresAt: number;
+}
+
 /**
  * A token being signed: its id and expiry are known at once (so that the store can allowlist it while the
  * signature is computed off the event loop), the compact JWS string when `token` resolves.
@@ -213,15 +219,53 @@ export class TokenService {
     return claims;
   }
 
-  /** Drops a token that can no longer be used (consumed or replayed), so the cache keeps the live ones. */
-  forget(token: string): void {
-    this.known.delete(token);
+  /**
+   * Issues a token of a session through `allowlist`, the token store's atomic step that allows it (createSession,
+   * refresh), which runs while the token is signed. Resolves to the token, or to undefined when `allowlist`
+   * refused it; a token that was not allowlisted (refused, or the store failed) leaves the verified-token cache.
+   */
+  async issueThrough(
+    userId: number,
+    sid: string,
+    allowlist: (next: TokenId) => Promise<boolean>,
+  ): Promise<string | undefined> {
+    const next = this.issue(userId, sid);
+    let allowed = false;
+    try {
+      allowed = await allowlist({ jti: next.jti, expiresAt: next.expiresAt });
+    } finally {
+      if (!allowed) this.drop(next);
+    }
+    return allowed ? await next.token : undefined;
   }
 
-  /** Drops a token being issued whose allowlisting failed, once it is signed. */
-  discard(issued: IssuedToken): void {
+  /**
+   * Replaces `presented` (verified: these are its claims) by a fresh token of the same session. `swap` is the token
+   * store's atomic consume: it gets the next token's id and expiry while the token is signed, and says whether the
+   * presented one was live. Resolves to the next token, or to undefined when `swap` refused. Either way the
+   * presented token leaves the verified-token cache (consumed or replayed, it is never good again); a next token
+   * that was not allowlisted leaves it too.
+   */
+  async rotate(
+    presented: string,
+    claims: AccessClaims,
+    swap: (next: TokenId) => Promise<boolean>,
+  ): Promise<string | undefined> {
+    const next = this.issue(claims.userId, claims.sid);
+    let swapped = false;
+    try {
+      swapped = await swap({ jti: next.jti, expiresAt: next.expiresAt });
+    } finally {
+      if (!swapped) this.drop(next);
+    }
+    this.known.delete(presented);
+    return swapped ? await next.token : undefined;
+  }
+
+  /** Drops a token being issued that no store allowlisted from the cache, once it is signed. */
+  private drop(issued: IssuedToken): void {
     issued.token.then((token) => {
-      this.forget(token);
+      this.known.delete(token);
     }, ignore);
   }
 

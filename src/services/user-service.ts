@@ -1,5 +1,6 @@
 import { DomainError } from '../errors.js';
 import type { User, UserChanges, UserRepository, UserWithHash } from '../repositories/user-repository.js';
+import type { SessionGeneration } from '../stores/token-store.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
 import { usernameKey } from '../domain/username.js';
@@ -22,7 +23,7 @@ export interface CheckedChanges {
 
 /** The outcome of a credential check (the reason is for the audit log, never for the client). */
 export type CredentialCheck =
-  | { ok: true; user: User }
+  | { ok: true; user: User; generation: SessionGeneration }
   | { ok: false; reason: 'unknown_user' }
   | { ok: false; reason: 'wrong_password'; userId: number };
 
@@ -78,9 +79,20 @@ export class UserService {
     return this.hasher.hash(password);
   }
 
-  /** Sets a password hash computed by `hashNewPassword`; false when the account is gone. */
-  async setPasswordHash(userId: number, passwordHash: string): Promise<boolean> {
-    return (await this.users.update(userId, { passwordHash })) !== undefined;
+  /**
+   * Sets a password hash computed by `hashNewPassword` (a reset by mail); false when the account is gone. The
+   * fence is the commit point, as in `setPassword`: if it fails, the old hash is put back.
+   */
+  async setPasswordHash(userId: number, passwordHash: string, fence: () => Promise<void>): Promise<boolean> {
+    const current = await this.users.findWithHashById(userId);
+    if (!current || !(await this.users.update(userId, { passwordHash }))) return false;
+    try {
+      await fence();
+    } catch (error) {
+      await this.users.replaceHash(userId, passwordHash, current.passwordHash).catch(() => false);
+      throw error;
+    }
+    return true;
   }
 
   /** Sets a new, unverified email (an operator's); `email_taken` when another account has it. */
@@ -99,19 +111,31 @@ export class UserService {
   }
 
   /**
-   * The user whose credentials these are, or why not, for the audit log only: clients always get the same
-   * `invalid_credentials`, after the same work (a dummy hash is verified for an unknown user).
+   * Checks a login's credentials; the reason of a failure is for the audit log only: clients always get the same
+   * `invalid_credentials`, after the same work (an unknown user costs a dummy verification).
+   *
+   * `readGeneration` reads the user's session generation (SessionService.generation), which a session opened
+   * from this check must be created against. It is read before the password hash that is verified: the hash is
+   * read again after it. A password change writes the new hash first and moves the generation on after it, so
+   * a check that verified the old hash read the generation before that move, and its session is refused.
+   * (Reading the hash first would let a change that lands between the two reads pass unnoticed.)
    */
-  async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
-    const user = await this.users.findByUsernameKey(usernameKey(username));
-    if (!user) {
+  async checkCredentials(
+    username: string,
+    password: string,
+    readGeneration: (userId: number) => Promise<SessionGeneration>,
+  ): Promise<CredentialCheck> {
+    const found = await this.users.findByUsernameKey(usernameKey(username));
+    const generation = found && (await readGeneration(found.id));
+    const user = found && (await this.users.findWithHashById(found.id));
+    if (!user || generation === undefined) {
       await this.hasher.verifyDummy(password);
       return { ok: false, reason: 'unknown_user' };
     }
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) return { ok: false, reason: 'wrong_password', userId: user.id };
     if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
-    return { ok: true, user: withoutHash(user) };
+    return { ok: true, user: withoutHash(user), generation };
   }
 
   async find(id: number): Promise<User | undefined> {
@@ -136,10 +160,18 @@ export class UserService {
     return checked;
   }
 
-  /** Applies checked changes to an account; `invalid_token` when the account is gone. */
+  /**
+   * Applies checked changes to an account; `invalid_token` when the account is gone.
+   *
+   * A new password is committed by `fence` (revoking the other sessions, SessionService.revokeOthers), called
+   * after the new hash is written: a login that verified the old hash read the generation before the fence moves
+   * it on (see checkCredentials). If the fence fails (token store down), the old hash is put back, so that the
+   * client's error does not hide a changed password with the other sessions still alive.
+   */
   async update(
     userId: number,
     changes: CheckedChanges,
+    fence: () => Promise<void> = async () => undefined,
   ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean; emailChanged: boolean }> {
     const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('invalid_token');
@@ -176,6 +208,16 @@ export class UserService {
     }
     const user = await this.users.update(userId, update);
     if (!user) throw new DomainError('invalid_token');
+    if (update.passwordHash !== undefined) {
+      const written = update.passwordHash;
+      try {
+        await fence();
+      } catch (error) {
+        // Only if no later change replaced it meanwhile; a database that fails here too leaves the new hash.
+        await this.users.replaceHash(userId, written, current.passwordHash).catch(() => false);
+        throw error;
+      }
+    }
     return {
       user,
       passwordChanged: update.passwordHash !== undefined,
@@ -185,13 +227,25 @@ export class UserService {
   }
 
   /** Sets a new password without the current one (an operator's reset), after the password rules. */
-  async setPassword(userId: number, password: string): Promise<User> {
+  async setPassword(
+    userId: number,
+    password: string,
+    fence: () => Promise<void> = async () => undefined,
+  ): Promise<User> {
     this.policy.checkPassword(password);
-    const current = await this.users.findById(userId);
+    const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('not_found', { message: 'no such user' });
     this.policy.checkPasswordAgainstUsername(password, current.username);
-    const user = await this.users.update(userId, { passwordHash: await this.hasher.hash(password) });
+    const written = await this.hasher.hash(password);
+    const user = await this.users.update(userId, { passwordHash: written });
     if (!user) throw new DomainError('not_found', { message: 'no such user' });
+    try {
+      await fence();
+    } catch (error) {
+      // As in update: the fence is the commit point; only if no later change replaced the hash meanwhile.
+      await this.users.replaceHash(userId, written, current.passwordHash).catch(() => false);
+      throw error;
+    }
     return user;
   }
 

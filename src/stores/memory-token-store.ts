@@ -1,12 +1,16 @@
 import { ChurnMap } from '../churn-map.js';
-import type {
-  NewSession,
-  RefreshOutcome,
-  SessionInfo,
-  SessionPolicy,
-  TokenGrant,
-  TokenRef,
-  TokenStore,
+import {
+  INITIAL_GENERATION,
+  MAX_TOKENS_PER_SESSION,
+  type NewSession,
+  type SessionGeneration,
+  type RefreshOutcome,
+  type RevokeOptions,
+  type SessionInfo,
+  type SessionPolicy,
+  type TokenGrant,
+  type TokenRef,
+  type TokenStore,
 } from './token-store.js';
 
 interface SessionRecord extends SessionInfo {
@@ -14,6 +18,8 @@ interface SessionRecord extends SessionInfo {
   maxExpiresAt: number;
   refreshCounter: number;
   rotatedAt: number;
+  /** The session's live access-token ids, oldest first (at most MAX_TOKENS_PER_SESSION). */
+  tokens: string[];
 }
 
 interface TokenRecord {
@@ -33,6 +39,8 @@ export class MemoryTokenStore implements TokenStore {
   private readonly sessions = new Map<number, Map<string, SessionRecord>>();
   /** Live access-token ids; each single-use request deletes one and adds one (src/churn-map.ts). */
   private readonly tokens = new ChurnMap<string, TokenRecord>();
+  /** Users whose generation a fence moved on within SESSION_MAX_TTL (the others are at INITIAL_GENERATION). */
+  private readonly generations = new Map<number, { value: number; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly policy: SessionPolicy) {
@@ -42,13 +50,18 @@ export class MemoryTokenStore implements TokenStore {
     this.sweeper.unref();
   }
 
-  async createSession(session: NewSession, now: number): Promise<void> {
+  async generation(userId: number, now: number): Promise<SessionGeneration> {
+    return this.currentGeneration(userId, now);
+  }
+
+  async createSession(session: NewSession, now: number): Promise<boolean> {
+    if (this.currentGeneration(session.userId, now) !== session.generation) return false;
     let userSessions = this.sessions.get(session.userId);
     if (!userSessions) {
       userSessions = new Map();
       this.sessions.set(session.userId, userSessions);
     }
-    userSessions.set(session.sid, {
+    const record: SessionRecord = {
       id: session.sid,
       userId: session.userId,
       createdAt: now,
@@ -58,15 +71,27 @@ export class MemoryTokenStore implements TokenStore {
       maxExpiresAt: now + this.policy.maxTtlMs,
       refreshCounter: 0,
       rotatedAt: now,
-    });
-    this.allow(session.userId, session.sid, session.token);
+      tokens: [],
+    };
+    userSessions.set(session.sid, record);
+    this.allow(record, session.token);
+    return true;
   }
 
   async consume(ref: TokenRef, next: TokenGrant, now: number): Promise<boolean> {
     const session = this.liveTokenSession(ref, now);
     if (!session) return false;
     this.tokens.delete(ref.jti);
-    this.allow(ref.userId, ref.sid, next);
+    const list = session.tokens;
+    const index = list.indexOf(ref.jti);
+    if (index !== -1 && index === list.length - 1) {
+      // The common case, the newest token renewed: its successor takes its place, the newest, with no allocation.
+      list[index] = next.jti;
+      this.tokens.set(next.jti, { userId: ref.userId, sid: ref.sid, expiresAt: next.expiresAt });
+    } else {
+      if (index !== -1) list.splice(index, 1);
+      this.allow(session, next);
+    }
     session.lastUsedAt = now;
     return true;
   }
@@ -79,9 +104,9 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async endSession(ref: TokenRef, now: number): Promise<boolean> {
-    if (!this.liveTokenSession(ref, now)) return false;
-    this.tokens.delete(ref.jti);
-    this.sessions.get(ref.userId)?.delete(ref.sid);
+    const session = this.liveTokenSession(ref, now);
+    if (!session) return false;
+    this.drop(session);
     return true;
   }
 
@@ -98,7 +123,7 @@ export class MemoryTokenStore implements TokenStore {
       session.refreshCounter += 1;
       session.rotatedAt = now;
       session.lastUsedAt = now;
-      this.allow(userId, sid, next);
+      this.allow(session, next);
       return { status: 'rotated', counter: session.refreshCounter };
     }
     if (
@@ -107,11 +132,11 @@ export class MemoryTokenStore implements TokenStore {
       now - session.rotatedAt <= this.policy.refreshReuseWindowMs
     ) {
       session.lastUsedAt = now;
-      this.allow(userId, sid, next);
+      this.allow(session, next);
       return { status: 'grace', counter: session.refreshCounter };
     }
     if (counter < session.refreshCounter) {
-      this.sessions.get(userId)?.delete(sid);
+      this.drop(session);
       return { status: 'reuse' };
     }
     return { status: 'invalid' };
@@ -123,7 +148,7 @@ export class MemoryTokenStore implements TokenStore {
     const live: SessionInfo[] = [];
     for (const s of userSessions.values()) {
       if (this.expired(s, now)) {
-        userSessions.delete(s.id);
+        this.drop(s);
         continue;
       }
       live.push({
@@ -138,17 +163,28 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async revokeSession(userId: number, sid: string, now: number): Promise<boolean> {
-    const live = this.liveSession(userId, sid, now) !== undefined;
-    this.sessions.get(userId)?.delete(sid);
-    return live;
+    const session = this.liveSession(userId, sid, now);
+    if (!session) return false;
+    this.drop(session);
+    return true;
   }
 
-  async revokeUserSessions(userId: number, now: number): Promise<number> {
+  async revokeUserSessions(userId: number, now: number, options: RevokeOptions = {}): Promise<number> {
+    if (options.fence !== false) {
+      const generation = this.generations.get(userId);
+      this.generations.set(userId, {
+        value: (generation && now < generation.expiresAt ? generation.value : 0) + 1,
+        expiresAt: now + this.policy.maxTtlMs,
+      });
+    }
     const userSessions = this.sessions.get(userId);
     if (!userSessions) return 0;
     let live = 0;
-    for (const s of userSessions.values()) if (!this.expired(s, now)) live += 1;
-    this.sessions.delete(userId);
+    for (const s of [...userSessions.values()]) {
+      if (s.id === options.except) continue;
+      if (!this.expired(s, now)) live += 1;
+      this.drop(s);
+    }
     return live;
   }
 
@@ -160,10 +196,30 @@ export class MemoryTokenStore implements TokenStore {
     clearInterval(this.sweeper);
     this.sessions.clear();
     this.tokens.clear();
+    this.generations.clear();
   }
 
-  private allow(userId: number, sid: string, grant: TokenGrant): void {
-    this.tokens.set(grant.jti, { userId, sid, expiresAt: grant.expiresAt });
+  private currentGeneration(userId: number, now: number): SessionGeneration {
+    const generation = this.generations.get(userId);
+    return generation && now < generation.expiresAt ? String(generation.value) : INITIAL_GENERATION;
+  }
+
+  /** Allows a token of `session`; beyond MAX_TOKENS_PER_SESSION the session's oldest token is revoked. */
+  private allow(session: SessionRecord, grant: TokenGrant): void {
+    this.tokens.set(grant.jti, { userId: session.userId, sid: session.id, expiresAt: grant.expiresAt });
+    session.tokens.push(grant.jti);
+    while (session.tokens.length > MAX_TOKENS_PER_SESSION) {
+      const oldest = session.tokens.shift();
+      if (oldest !== undefined) this.tokens.delete(oldest);
+    }
+  }
+
+  /** Removes a session and its tokens. */
+  private drop(session: SessionRecord): void {
+    for (const jti of session.tokens) this.tokens.delete(jti);
+    const userSessions = this.sessions.get(session.userId);
+    userSessions?.delete(session.id);
+    if (userSessions?.size === 0) this.sessions.delete(session.userId);
   }
 
   private expired(s: SessionRecord, now: number): boolean {
@@ -174,7 +230,7 @@ export class MemoryTokenStore implements TokenStore {
     const session = this.sessions.get(userId)?.get(sid);
     if (!session) return undefined;
     if (this.expired(session, now)) {
-      this.sessions.get(userId)?.delete(sid);
+      this.drop(session);
       return undefined;
     }
     return session;
@@ -197,6 +253,9 @@ export class MemoryTokenStore implements TokenStore {
     for (const [userId, userSessions] of this.sessions) {
       for (const s of userSessions.values()) if (this.expired(s, now)) userSessions.delete(s.id);
       if (userSessions.size === 0) this.sessions.delete(userId);
+    }
+    for (const [userId, generation] of this.generations) {
+      if (now >= generation.expiresAt) this.generations.delete(userId);
     }
   }
 }

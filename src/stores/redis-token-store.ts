@@ -4,6 +4,8 @@ import { TOKEN_STORE_SCRIPTS, type TokenStoreScriptName } from './redis-scripts.
 import type {
   NewSession,
   RefreshOutcome,
+  RevokeOptions,
+  SessionGeneration,
   SessionInfo,
   SessionPolicy,
   TokenGrant,
@@ -33,11 +35,18 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
-  async createSession(session: NewSession, now: number): Promise<void> {
+  /** The generation key expires by its Redis TTL (SESSION_MAX_TTL after the last fence), not by `now`. */
+  async generation(userId: number): Promise<SessionGeneration> {
+    const reply = await this.run('generation', [`${this.userKey(userId)}:g`], []);
+    if (typeof reply !== 'string') throw unexpected('generation', reply);
+    return reply;
+  }
+
+  async createSession(session: NewSession, now: number): Promise<boolean> {
     const user = this.userKey(session.userId);
-    await this.run(
+    const reply = await this.run(
       'createSession',
-      [`${user}:s:${session.sid}`, `${user}:ss`, `${user}:t:${session.token.jti}`],
+      [`${user}:s:${session.sid}`, `${user}:ss`, `${user}:t:${session.token.jti}`, `${user}:g`],
       [
         String(now),
         session.sid,
@@ -46,8 +55,10 @@ export class RedisTokenStore implements TokenStore {
         String(session.token.expiresAt),
         String(this.policy.idleTtlMs),
         String(this.policy.maxTtlMs),
+        session.generation,
       ],
     );
+    return reply === 1;
   }
 
   async consume(ref: TokenRef, next: TokenGrant, now: number): Promise<boolean> {
@@ -139,12 +150,19 @@ export class RedisTokenStore implements TokenStore {
     return reply === 1;
   }
 
-  async revokeUserSessions(userId: number, now: number): Promise<number> {
+  async revokeUserSessions(userId: number, now: number, options: RevokeOptions = {}): Promise<number> {
     const user = this.userKey(userId);
     const reply = await this.run(
       'revokeUserSessions',
-      [`${user}:ss`],
-      [String(now), String(this.policy.idleTtlMs), `${user}:s:`],
+      [`${user}:ss`, `${user}:g`],
+      [
+        String(now),
+        String(this.policy.idleTtlMs),
+        `${user}:s:`,
+        String(this.policy.maxTtlMs),
+        options.except ?? '',
+        options.fence === false ? '0' : '1',
+      ],
     );
     if (typeof reply !== 'number') throw unexpected('revokeUserSessions', reply);
     return reply;

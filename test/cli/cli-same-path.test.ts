@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { StoredAuditEvent } from '../../src/repositories/audit-repository.js';
+import { INITIAL_GENERATION } from '../../src/stores/token-store.js';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
 import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
 import { assertError, assertOk, expectDead, expectLive, login } from '../http/http-helpers.js';
@@ -59,6 +60,7 @@ describe('the CLI and HTTP take the same path', { skip: skipRedis }, () => {
           userAgent: '',
           ip: '',
           token: { jti: `j${userId}`, expiresAt: Date.now() + 60_000 },
+          generation: INITIAL_GENERATION,
         },
         Date.now(),
       );

@@ -60,7 +60,10 @@ describe('RedisTokenStore on a Redis Cluster', () => {
         const userId = uniqueUserId();
         const sid = id();
         const first = { jti: id(), expiresAt: now + ACCESS_TTL_MS };
-        await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token: first }, now);
+        await store.createSession(
+          { userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token: first },
+          now,
+        );
         const stem = `${prefix}:spread:{u:${userId}}`;
         const slots = await Promise.all(
           [`${stem}:s:${sid}`, `${stem}:ss`, `${stem}:t:${first.jti}`].map((key) =>
@@ -118,7 +121,7 @@ describe('RedisTokenStore on a Redis Cluster', () => {
       const sid = id();
       const now = Date.now();
       const token = { userId, sid, jti: id(), expiresAt: now + ACCESS_TTL_MS };
-      await a.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token }, now);
+      await a.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token }, now);
       assert.equal(await b.check(token, now), true, 'a client seeded with one node finds the others');
       assert.equal(await b.revokeUserSessions(userId, now), 1);
       assert.equal(await a.check(token, now), false);
@@ -139,7 +142,7 @@ describe('RedisTokenStore on a Redis Cluster', () => {
         const sid = id();
         const now = Date.now();
         const token = { userId, sid, jti: id(), expiresAt: now + ACCESS_TTL_MS };
-        await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token }, now);
+        await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token }, now);
 
         await cluster.halt();
         for (let i = 0; i < 3; i += 1) {
@@ -170,7 +173,10 @@ describe('RedisTokenStore on a Redis Cluster', () => {
             jti: id(),
             expiresAt: Date.now() + ACCESS_TTL_MS,
           };
-          await store.createSession({ ...fresh, userAgent: 'ua', ip: 'ip', token: fresh }, Date.now());
+          await store.createSession(
+            { ...fresh, userAgent: 'ua', ip: 'ip', generation: '0', token: fresh },
+            Date.now(),
+          );
           assert.equal(await store.check(fresh, Date.now()), true);
         }
         assert.match(await redisCli(cluster.nodes[0]?.port ?? 0, 'cluster', 'info'), /cluster_state:ok/);

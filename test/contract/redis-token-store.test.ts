@@ -98,7 +98,7 @@ describe('RedisTokenStore on a real Redis', () => {
     const sid = id();
     const now = Date.now();
     const first = { jti: id(), expiresAt: now + ACCESS_TTL_MS };
-    await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token: first }, now);
+    await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token: first }, now);
     assertTtl(await admin.pttl(keys(userId).token(first.jti)), ACCESS_TTL_MS);
 
     const later = now + 60_000;
@@ -113,7 +113,7 @@ describe('RedisTokenStore on a real Redis', () => {
     const sid = id();
     const t0 = Date.now();
     const token = { userId, sid, jti: id(), expiresAt: t0 + 4 * HOUR };
-    await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token }, t0);
+    await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token }, t0);
     assertTtl(await admin.pttl(keys(userId).session(sid)), contractPolicy.idleTtlMs);
 
     assert.equal(await store.check(token, t0 + 50 * 60_000), true);
@@ -128,7 +128,14 @@ describe('RedisTokenStore on a real Redis', () => {
     const userId = uniqueUserId();
     const now = Date.now();
     await store.createSession(
-      { userId, sid: id(), userAgent: 'ua', ip: 'ip', token: { jti: id(), expiresAt: now + ACCESS_TTL_MS } },
+      {
+        userId,
+        sid: id(),
+        userAgent: 'ua',
+        ip: 'ip',
+        generation: '0',
+        token: { jti: id(), expiresAt: now + ACCESS_TTL_MS },
+      },
       now,
     );
     assertTtl(await admin.pttl(keys(userId).sessions), contractPolicy.maxTtlMs);
@@ -142,7 +149,10 @@ describe('RedisTokenStore on a real Redis', () => {
       const sid = id();
       const now = Date.now();
       const first = { jti: id(), expiresAt: now + ACCESS_TTL_MS };
-      await tagged.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token: first }, now);
+      await tagged.createSession(
+        { userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token: first },
+        now,
+      );
       const second = { jti: id(), expiresAt: now + ACCESS_TTL_MS };
       await tagged.consume({ userId, sid, jti: first.jti }, second, now);
       const third = { jti: id(), expiresAt: now + ACCESS_TTL_MS };
@@ -162,6 +172,41 @@ describe('RedisTokenStore on a real Redis', () => {
     }
   });
 
+  itWithRedis("a fence's generation key carries the user's hash tag and lives SESSION_MAX_TTL", async () => {
+    const userId = uniqueUserId();
+    const now = Date.now();
+    assert.equal(await store.generation(userId), '0');
+    await store.revokeUserSessions(userId, now);
+    const key = `${prefix}:{u:${userId}}:g`;
+    assert.equal(await admin.get(key), '1');
+    assertTtl(await admin.pttl(key), contractPolicy.maxTtlMs);
+    assert.equal(await store.generation(userId), '1');
+  });
+
+  itWithRedis("a session's evicted and revoked tokens leave no key behind", async () => {
+    const userId = uniqueUserId();
+    const sid = id();
+    const now = Date.now();
+    const first = { jti: id(), expiresAt: now + ACCESS_TTL_MS };
+    await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token: first }, now);
+    const jtis = [first.jti];
+    for (let counter = 0; counter < 20; counter += 1) {
+      const next = { jti: id(), expiresAt: now + ACCESS_TTL_MS };
+      await store.refresh(
+        userId,
+        sid,
+        counter,
+        next,
+        now + counter * 2 * contractPolicy.refreshReuseWindowMs,
+      );
+      jtis.push(next.jti);
+    }
+    const tokenKeys = jtis.map(keys(userId).token);
+    assert.equal(await admin.exists(...tokenKeys), 16);
+    assert.equal(await store.revokeSession(userId, sid, now + 1_000_000), true);
+    assert.equal(await admin.exists(...tokenKeys), 0);
+  });
+
   itWithRedis('idle sessions and expired tokens disappear from Redis by themselves', async () => {
     const shortPolicy: SessionPolicy = { idleTtlMs: 300, maxTtlMs: 1000, refreshReuseWindowMs: 10 };
     const short = new RedisTokenStore(client(), `${prefix}:short`, shortPolicy);
@@ -170,7 +215,7 @@ describe('RedisTokenStore on a real Redis', () => {
       const sid = id();
       const now = Date.now();
       const token = { jti: id(), expiresAt: now + 200 };
-      await short.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token }, now);
+      await short.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token }, now);
       const k = {
         session: `${prefix}:short:{u:${userId}}:s:${sid}`,
         token: `${prefix}:short:{u:${userId}}:t:${token.jti}`,
@@ -189,7 +234,14 @@ describe('RedisTokenStore on a real Redis', () => {
     const sid = id();
     const now = Date.now();
     await store.createSession(
-      { userId, sid, userAgent: 'ua', ip: 'ip', token: { jti: id(), expiresAt: now + ACCESS_TTL_MS } },
+      {
+        userId,
+        sid,
+        userAgent: 'ua',
+        ip: 'ip',
+        generation: '0',
+        token: { jti: id(), expiresAt: now + ACCESS_TTL_MS },
+      },
       now,
     );
     await admin.del(keys(userId).session(sid));
@@ -204,7 +256,14 @@ describe('RedisTokenStore on a real Redis', () => {
     const sids = [id(), id(), id()];
     for (const sid of sids) {
       await store.createSession(
-        { userId, sid, userAgent: 'ua', ip: 'ip', token: { jti: id(), expiresAt: now + ACCESS_TTL_MS } },
+        {
+          userId,
+          sid,
+          userAgent: 'ua',
+          ip: 'ip',
+          generation: '0',
+          token: { jti: id(), expiresAt: now + ACCESS_TTL_MS },
+        },
         now,
       );
     }
@@ -219,7 +278,7 @@ describe('RedisTokenStore on a real Redis', () => {
       const sid = id();
       const now = Date.now();
       const token = { userId, sid, jti: id(), expiresAt: now + ACCESS_TTL_MS };
-      await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token }, now);
+      await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token }, now);
       assert.equal(await other.check(token, now), true);
       assert.equal(await store.revokeSession(userId, sid, now), true);
       assert.equal(await other.check(token, now), false);
@@ -289,7 +348,7 @@ describe('RedisTokenStore when Redis is unreachable', () => {
       const sid = id();
       const now = Date.now();
       const token = { userId, sid, jti: id(), expiresAt: now + ACCESS_TTL_MS };
-      await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', token }, now);
+      await store.createSession({ userId, sid, userAgent: 'ua', ip: 'ip', generation: '0', token }, now);
 
       await proxy.stop();
       const started = performance.now();

@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { after, describe, it as nodeIt } from 'node:test';
-import type { SessionPolicy, TokenGrant, TokenRef, TokenStore } from '../../src/stores/token-store.js';
+import {
+  MAX_TOKENS_PER_SESSION,
+  type SessionGeneration,
+  type SessionPolicy,
+  type TokenGrant,
+  type TokenRef,
+  type TokenStore,
+} from '../../src/stores/token-store.js';
 
 /** The policy every store under contract must be built with. */
 export const contractPolicy: SessionPolicy = {
@@ -49,17 +56,35 @@ async function login(
   const userId = options.userId ?? uniqueUserId();
   const sid = id();
   const first = grant(now, options.tokenTtlMs);
-  await store.createSession(
+  const created = await store.createSession(
     {
       userId,
       sid,
       userAgent: options.userAgent ?? 'contract-test',
       ip: options.ip ?? '192.0.2.1',
       token: first,
+      generation: await store.generation(userId, now),
     },
     now,
   );
+  assert.equal(created, true, 'a session created with the current generation');
   return { userId, sid, token: { userId, sid, ...first } };
+}
+
+/** Creates a session with a generation read earlier (a login whose credential check began before now). */
+async function lateLogin(
+  store: TokenStore,
+  userId: number,
+  generation: SessionGeneration,
+  now: number,
+): Promise<{ created: boolean; session: Login }> {
+  const sid = id();
+  const first = grant(now);
+  const created = await store.createSession(
+    { userId, sid, userAgent: 'late', ip: '192.0.2.2', token: first, generation },
+    now,
+  );
+  return { created, session: { userId, sid, token: { userId, sid, ...first } } };
 }
 
 /** The next token of `session`, for consume/refresh. */
@@ -644,6 +669,160 @@ export async function tokenStoreContract(name: string, makeStore: MakeStore): Pr
           (await store.listSessions(s.userId, t0 + 1)).map((x) => x.id),
           [again.sid],
         );
+      });
+    });
+
+    describe('fences (SPEC §8)', () => {
+      it('a session based on a generation read before revokeUserSessions is refused and leaves nothing', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const generation = await store.generation(userId, t0);
+        await store.revokeUserSessions(userId, t0 + 1);
+        const late = await lateLogin(store, userId, generation, t0 + 2);
+        assert.equal(late.created, false);
+        assert.equal(await store.check(late.session.token, t0 + 3), false);
+        assert.equal(await store.consume(late.session.token, successor(late.session, t0 + 3), t0 + 3), false);
+        assert.deepEqual(
+          await store.refresh(userId, late.session.sid, 0, successor(late.session, t0 + 3), t0 + 3),
+          {
+            status: 'invalid',
+          },
+        );
+        assert.deepEqual(await store.listSessions(userId, t0 + 3), []);
+      });
+
+      it('a session created before the fence is revoked by it', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const generation = await store.generation(userId, t0);
+        const early = await lateLogin(store, userId, generation, t0 + 1);
+        assert.equal(early.created, true);
+        assert.equal(await store.revokeUserSessions(userId, t0 + 2), 1);
+        assert.equal(await store.check(early.session.token, t0 + 3), false);
+        assert.deepEqual(await store.listSessions(userId, t0 + 3), []);
+      });
+
+      it('a login that reads the generation after the fence works', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        await store.revokeUserSessions(userId, t0);
+        const after = await lateLogin(store, userId, await store.generation(userId, t0 + 1), t0 + 1);
+        assert.equal(after.created, true);
+        assert.equal(await store.check(after.session.token, t0 + 2), true);
+      });
+
+      it('every fence moves the generation on', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const seen = new Set([await store.generation(userId, t0)]);
+        for (let i = 1; i <= 3; i += 1) {
+          await store.revokeUserSessions(userId, t0 + i, i === 2 ? { except: id() } : {});
+          seen.add(await store.generation(userId, t0 + i));
+        }
+        assert.equal(seen.size, 4);
+      });
+
+      it('a fence that keeps one session refuses stale logins and revokes the others', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const keep = await login(store, t0, { userId });
+        const other = await login(store, t0 + 1, { userId });
+        const generation = await store.generation(userId, t0 + 2);
+        assert.equal(await store.revokeUserSessions(userId, t0 + 3, { except: keep.sid }), 1);
+        assert.equal(await store.check(other.token, t0 + 4), false);
+        assert.equal(await store.consume(keep.token, successor(keep, t0 + 4), t0 + 4), true);
+        assert.equal((await lateLogin(store, userId, generation, t0 + 5)).created, false);
+        assert.deepEqual(
+          (await store.listSessions(userId, t0 + 5)).map((x) => x.id),
+          [keep.sid],
+        );
+      });
+
+      it('revoking without a fence (a new account) revokes but keeps the generation', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const userId = uniqueUserId();
+        const stale = await login(store, t0, { userId });
+        const generation = await store.generation(userId, t0 + 1);
+        assert.equal(await store.revokeUserSessions(userId, t0 + 2, { fence: false }), 1);
+        assert.equal(await store.check(stale.token, t0 + 3), false);
+        assert.equal(await store.generation(userId, t0 + 3), generation);
+        assert.equal((await lateLogin(store, userId, generation, t0 + 3)).created, true);
+      });
+
+      it("a fence leaves other users' logins alone", async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const fenced = uniqueUserId();
+        const bystander = uniqueUserId();
+        const generation = await store.generation(bystander, t0);
+        await store.revokeUserSessions(fenced, t0 + 1);
+        assert.equal((await lateLogin(store, bystander, generation, t0 + 2)).created, true);
+      });
+    });
+
+    describe(`at most ${MAX_TOKENS_PER_SESSION} live access tokens per session (SPEC §8)`, () => {
+      it('after 20 refreshes only the newest tokens work, the oldest fail', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const s = await login(store, t0);
+        const issued: (TokenRef & TokenGrant)[] = [s.token];
+        for (let counter = 0; counter < 20; counter += 1) {
+          const t = t0 + counter * 2 * WINDOW;
+          const next = successor(s, t);
+          assert.deepEqual(await store.refresh(s.userId, s.sid, counter, next, t), {
+            status: 'rotated',
+            counter: counter + 1,
+          });
+          issued.push(next);
+        }
+        const t = t0 + 40 * WINDOW;
+        const live = await Promise.all(issued.map((token) => store.check(token, t)));
+        assert.deepEqual(
+          live,
+          issued.map((_, i) => i >= issued.length - MAX_TOKENS_PER_SESSION),
+        );
+      });
+
+      it('replays inside the reuse window are bounded too', async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const s = await login(store, t0);
+        await store.refresh(s.userId, s.sid, 0, successor(s, t0), t0);
+        const replays: (TokenRef & TokenGrant)[] = [];
+        for (let i = 0; i < MAX_TOKENS_PER_SESSION + 4; i += 1) {
+          const next = successor(s, t0 + 1);
+          assert.deepEqual(await store.refresh(s.userId, s.sid, 0, next, t0 + 1), {
+            status: 'grace',
+            counter: 1,
+          });
+          replays.push(next);
+        }
+        const live = await Promise.all(replays.map((token) => store.check(token, t0 + 2)));
+        assert.equal(live.filter(Boolean).length, MAX_TOKENS_PER_SESSION);
+        assert.deepEqual(live.slice(-MAX_TOKENS_PER_SESSION), Array(MAX_TOKENS_PER_SESSION).fill(true));
+        assert.equal(await store.check(s.token, t0 + 2), false, 'the login token was the oldest');
+      });
+
+      it("consuming a token frees its place: another client's token outlives many renewals", async () => {
+        const store = storeOf();
+        const t0 = Date.now();
+        const s = await login(store, t0);
+        const held = successor(s, t0);
+        await store.refresh(s.userId, s.sid, 0, held, t0);
+        let current: TokenRef & TokenGrant = s.token;
+        for (let i = 1; i <= 3 * MAX_TOKENS_PER_SESSION; i += 1) {
+          const next = successor(s, t0 + i);
+          assert.equal(await store.consume(current, next, t0 + i), true);
+          current = next;
+        }
+        assert.equal(await store.check(held, t0 + 100), true);
+        assert.equal(await store.check(current, t0 + 100), true);
       });
     });
 

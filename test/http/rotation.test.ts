@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, type TestApp } from '../helpers/app.js';
+import { MAX_TOKENS_PER_SESSION } from '../../src/stores/token-store.js';
 import {
   assertError,
   assertOk,
@@ -57,7 +58,12 @@ describe('TOKEN_ROTATION=per-request', () => {
     assert.equal(successors.size, 1);
     const accessTokens = results.map((r) => r.json<TokenBody>().token);
     assert.equal(new Set(accessTokens).size, 20);
-    for (const token of accessTokens) await expectLive(t.app, token);
+    // The session holds at most MAX_TOKENS_PER_SESSION of the 21 tokens (SPEC §8): the oldest went.
+    const live = [];
+    for (const token of [s.token, ...accessTokens])
+      live.push((await getUser(t.app, token)).statusCode === 200);
+    assert.equal(live.filter(Boolean).length, MAX_TOKENS_PER_SESSION);
+    assert.equal(live[0], false, 'the login token was the oldest');
   });
 
   it('every authenticated route hands out a working successor and rejects the replay', async () => {

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DomainError, type ErrorCode } from '../../src/errors.js';
+import { DomainError, nextTokenOf, type ErrorCode } from '../../src/errors.js';
 import { RefreshTokens } from '../../src/services/refresh-tokens.js';
 import { SessionService, type TokenRotation } from '../../src/services/session-service.js';
 import { loadKeySet, type KeySet } from '../../src/services/signing-keys.js';
 import { TokenService } from '../../src/services/token-service.js';
 import { MemoryTokenStore } from '../../src/stores/memory-token-store.js';
-import type { SessionPolicy } from '../../src/stores/token-store.js';
+import { INITIAL_GENERATION, type SessionPolicy } from '../../src/stores/token-store.js';
 import { decodeToken } from '../helpers/jwt-forge.js';
 
 const SECOND = 1000;
@@ -113,7 +113,7 @@ describe('SessionService.start', () => {
   it('opens a session with an access token, its lifetime and a refresh token', async () => {
     const { sessions } = rig();
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     assert.equal(grant.userId, userId);
     assert.equal(grant.expiresIn, 2100);
     const { payload } = decodeToken(grant.accessToken);
@@ -125,16 +125,16 @@ describe('SessionService.start', () => {
 
   it('gives sessions ids of at least 128 random bits', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     assert.ok(Buffer.from(grant.sid, 'base64url').length >= 16);
-    const other = await sessions.start(newUser(), CLIENT);
+    const other = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     assert.notEqual(other.sid, grant.sid);
   });
 
   it('records the client and truncates a huge user agent', async () => {
     const { sessions } = rig();
     const userId = newUser();
-    await sessions.start(userId, { ip: '198.51.100.1', userAgent: 'x'.repeat(5000) });
+    await sessions.start(userId, { ip: '198.51.100.1', userAgent: 'x'.repeat(5000) }, INITIAL_GENERATION);
     const [session] = await sessions.list(userId);
     assert.ok(session);
     assert.equal(session.ip, '198.51.100.1');
@@ -146,7 +146,7 @@ describe('per-request rotation', () => {
   it('consumes the token and hands out the next one', async () => {
     const { sessions, events } = rig();
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     const auth = await sessions.authorize(grant.accessToken);
     assert.equal(auth.userId, userId);
     assert.equal(auth.sid, grant.sid);
@@ -158,7 +158,7 @@ describe('per-request rotation', () => {
 
   it('lets exactly one of concurrent uses of a token succeed', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, () => sessions.authorize(grant.accessToken)),
     );
@@ -167,7 +167,7 @@ describe('per-request rotation', () => {
 
   it('gives renewed tokens the same lifetime as login tokens', async () => {
     const { sessions, advance } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     advance(5 * MINUTE);
     const next = decodeToken((await sessions.authorize(grant.accessToken)).token).payload;
     assert.equal(Number(next.exp) - Number(next.iat), 2100);
@@ -177,14 +177,14 @@ describe('per-request rotation', () => {
 describe("TOKEN_ROTATION 'off'", () => {
   it('checks without consuming and echoes the token', async () => {
     const { sessions } = rig({ rotation: 'off' });
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     assert.equal((await sessions.authorize(grant.accessToken)).token, grant.accessToken);
     assert.equal((await sessions.authorize(grant.accessToken)).token, grant.accessToken);
   });
 
   it('still consumes on renew', async () => {
     const { sessions } = rig({ rotation: 'off' });
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const renewed = await sessions.renew(grant.accessToken);
     assert.notEqual(renewed.token, grant.accessToken);
     await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
@@ -194,14 +194,14 @@ describe("TOKEN_ROTATION 'off'", () => {
   it('rejects the token once its session is revoked', async () => {
     const { sessions } = rig({ rotation: 'off' });
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     assert.equal(await sessions.revoke(userId, grant.sid), true);
     await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
   });
 
   it('rejects the token once it expires on the clock', async () => {
     const { sessions, advance } = rig({ rotation: 'off', accessTtlSec: 600 });
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     advance(599 * SECOND);
     await sessions.authorize(grant.accessToken);
     advance(SECOND);
@@ -211,7 +211,7 @@ describe("TOKEN_ROTATION 'off'", () => {
   it('still asks the store for a token whose signature check is remembered: revocation wins', async () => {
     const { sessions } = rig({ rotation: 'off' });
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     await sessions.authorize(grant.accessToken);
     await sessions.authorize(grant.accessToken);
     assert.equal(await sessions.revoke(userId, grant.sid), true);
@@ -220,7 +220,7 @@ describe("TOKEN_ROTATION 'off'", () => {
 
   it('does not let a remembered token vouch for a tampered copy of it', async () => {
     const { sessions } = rig({ rotation: 'off' });
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     await sessions.authorize(grant.accessToken);
     const [header, payload, signature = ''] = grant.accessToken.split('.');
     const flipped = signature.slice(0, -2) + (signature.at(-2) === 'A' ? 'B' : 'A') + signature.slice(-1);
@@ -231,7 +231,7 @@ describe("TOKEN_ROTATION 'off'", () => {
 describe('SessionService.guard', () => {
   it('attaches the next token to a DomainError thrown by the work', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     let caught: unknown;
     try {
       await sessions.guard(grant.accessToken, async () => {
@@ -246,16 +246,22 @@ describe('SessionService.guard', () => {
     assert.equal((await sessions.authorize(caught.nextToken)).sid, grant.sid, 'the attached token is live');
   });
 
-  it('lets other errors through untouched', async () => {
+  it('marks other errors with the next token, off the error object', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const failure = new Error('boom');
+    let next: string | undefined;
     await assert.rejects(
       sessions.guard(grant.accessToken, async () => {
         throw failure;
       }),
-      (error: unknown) => error === failure && !('nextToken' in failure),
+      (error: unknown) => {
+        next = nextTokenOf(error);
+        return error === failure && !('nextToken' in failure);
+      },
     );
+    assert.ok(next);
+    assert.equal((await sessions.authorize(next)).sid, grant.sid, 'the attached token is live');
   });
 
   it('never runs the work for an invalid token', async () => {
@@ -273,7 +279,7 @@ describe('SessionService.guard', () => {
 
   it('withAuth adds the next token to the result', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const result = await sessions.withAuth(grant.accessToken, async (auth) => ({ sid: auth.sid }));
     assert.equal(result.sid, grant.sid);
     assert.equal((await sessions.authorize(result.token)).sid, grant.sid);
@@ -283,7 +289,7 @@ describe('SessionService.guard', () => {
 describe('refresh tokens', () => {
   it('rotates: a new access and refresh token for the same session', async () => {
     const { sessions, advance } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     advance(MINUTE);
     const next = await sessions.refresh(grant.refreshToken);
     assert.equal(next.sid, grant.sid);
@@ -295,14 +301,14 @@ describe('refresh tokens', () => {
 
   it('keeps older access tokens of the session valid after a refresh', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     await sessions.refresh(grant.refreshToken);
     assert.equal((await sessions.authorize(grant.accessToken)).sid, grant.sid);
   });
 
   it('returns the current successor to the just-rotated token within the reuse window', async () => {
     const { sessions, advance } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const first = await sessions.refresh(grant.refreshToken);
     advance(10 * SECOND);
     const second = await sessions.refresh(grant.refreshToken);
@@ -315,7 +321,7 @@ describe('refresh tokens', () => {
   it('revokes the whole session when the rotated token is reused after the window', async () => {
     const { sessions, advance, events } = rig();
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     const first = await sessions.refresh(grant.refreshToken);
     advance(10 * SECOND + 1);
     await assert.rejects(sessions.refresh(grant.refreshToken), code('invalid_refresh_token'));
@@ -327,7 +333,7 @@ describe('refresh tokens', () => {
 
   it('revokes the session when an older refresh token is reused, even inside the window', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const first = await sessions.refresh(grant.refreshToken);
     const second = await sessions.refresh(first.refreshToken);
     await assert.rejects(sessions.refresh(grant.refreshToken), code('invalid_refresh_token'));
@@ -338,7 +344,7 @@ describe('refresh tokens', () => {
   it('refuses a counter ahead of the session without revoking it', async () => {
     const { sessions, refreshTokens } = rig();
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     const ahead = refreshTokens.encode({ userId, sid: grant.sid, counter: 5 });
     await assert.rejects(sessions.refresh(ahead), code('invalid_refresh_token'));
     assert.equal((await sessions.refresh(grant.refreshToken)).sid, grant.sid);
@@ -346,7 +352,7 @@ describe('refresh tokens', () => {
 
   it('refuses a refresh token of another secret, a tampered one and an access token', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     const other = new RefreshTokens(Buffer.alloc(32, 7)).encode({
       userId: grant.userId,
       sid: grant.sid,
@@ -365,7 +371,7 @@ describe('refresh tokens', () => {
 
   it('refuses the refresh token of a logged-out session', async () => {
     const { sessions } = rig();
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     await sessions.end(grant.accessToken);
     await assert.rejects(sessions.refresh(grant.refreshToken), code('invalid_refresh_token'));
   });
@@ -377,7 +383,7 @@ describe('session lifetimes on the fixed clock', () => {
   it('expires a session left idle for the idle lifetime', async () => {
     const { sessions, advance } = rig({ accessTtlSec: 600, policy });
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     advance(5 * MINUTE);
     await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
     await assert.rejects(sessions.refresh(grant.refreshToken), code('invalid_refresh_token'));
@@ -386,7 +392,7 @@ describe('session lifetimes on the fixed clock', () => {
 
   it('keeps a used session alive past the idle lifetime', async () => {
     const { sessions, advance } = rig({ accessTtlSec: 600, policy });
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     let token = grant.accessToken;
     for (let i = 0; i < 3; i += 1) {
       advance(4 * MINUTE);
@@ -398,7 +404,7 @@ describe('session lifetimes on the fixed clock', () => {
 
   it('ends a session at its absolute lifetime however much it is used', async () => {
     const { sessions, advance } = rig({ accessTtlSec: 600, policy });
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     let token = grant.accessToken;
     for (let i = 0; i < 4; i += 1) {
       advance(4 * MINUTE + 59 * SECOND);
@@ -410,7 +416,7 @@ describe('session lifetimes on the fixed clock', () => {
 
   it('ends a session at its absolute lifetime even through refresh', async () => {
     const { sessions, advance } = rig({ accessTtlSec: 600, policy });
-    let grant = await sessions.start(newUser(), CLIENT);
+    let grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     for (let i = 0; i < 4; i += 1) {
       advance(4 * MINUTE + 59 * SECOND);
       grant = await sessions.refresh(grant.refreshToken);
@@ -421,7 +427,7 @@ describe('session lifetimes on the fixed clock', () => {
 
   it('expires an access token at its own exp while the session lives on', async () => {
     const { sessions, advance } = rig({ accessTtlSec: 120, policy });
-    const grant = await sessions.start(newUser(), CLIENT);
+    const grant = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     advance(2 * MINUTE);
     await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
     const refreshed = await sessions.refresh(grant.refreshToken);
@@ -433,7 +439,7 @@ describe('revocation', () => {
   it('logout ends the session and every token of it', async () => {
     const { sessions, events } = rig();
     const userId = newUser();
-    const grant = await sessions.start(userId, CLIENT);
+    const grant = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     const claims = await sessions.end(grant.accessToken);
     assert.equal(claims.sid, grant.sid);
     assert.equal(events.revoked, 1);
@@ -444,9 +450,9 @@ describe('revocation', () => {
   it('lists live sessions oldest first and revokes one', async () => {
     const { sessions, advance } = rig();
     const userId = newUser();
-    const a = await sessions.start(userId, CLIENT);
+    const a = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
     advance(SECOND);
-    const b = await sessions.start(userId, { ip: '192.0.2.9', userAgent: 'other' });
+    const b = await sessions.start(userId, { ip: '192.0.2.9', userAgent: 'other' }, INITIAL_GENERATION);
     const list = await sessions.list(userId);
     assert.deepEqual(
       list.map((s) => s.id),
@@ -461,7 +467,7 @@ describe('revocation', () => {
   it("does not revoke another user's session", async () => {
     const { sessions } = rig();
     const owner = newUser();
-    const grant = await sessions.start(owner, CLIENT);
+    const grant = await sessions.start(owner, CLIENT, INITIAL_GENERATION);
     assert.equal(await sessions.revoke(newUser(), grant.sid), false);
     assert.equal((await sessions.authorize(grant.accessToken)).sid, grant.sid);
   });
@@ -469,19 +475,36 @@ describe('revocation', () => {
   it('revokeAll ends every session of the user and counts them', async () => {
     const { sessions } = rig();
     const userId = newUser();
-    const grants = [await sessions.start(userId, CLIENT), await sessions.start(userId, CLIENT)];
-    const bystander = await sessions.start(newUser(), CLIENT);
+    const grants = [
+      await sessions.start(userId, CLIENT, INITIAL_GENERATION),
+      await sessions.start(userId, CLIENT, INITIAL_GENERATION),
+    ];
+    const bystander = await sessions.start(newUser(), CLIENT, INITIAL_GENERATION);
     assert.equal(await sessions.revokeAll(userId), 2);
     for (const grant of grants)
       await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
     assert.equal((await sessions.authorize(bystander.accessToken)).sid, bystander.sid);
   });
 
+  it('start refuses a login whose generation was read before revokeAll, with invalid_credentials', async () => {
+    const { sessions } = rig();
+    const userId = newUser();
+    const generation = await sessions.generation(userId);
+    await sessions.revokeAll(userId);
+    await assert.rejects(sessions.start(userId, CLIENT, generation), code('invalid_credentials'));
+    assert.deepEqual(await sessions.list(userId), []);
+    const fresh = await sessions.start(userId, CLIENT, await sessions.generation(userId));
+    assert.equal((await sessions.authorize(fresh.accessToken)).sid, fresh.sid);
+  });
+
   it('revokeOthers keeps only the given session', async () => {
     const { sessions } = rig();
     const userId = newUser();
-    const keep = await sessions.start(userId, CLIENT);
-    const others = [await sessions.start(userId, CLIENT), await sessions.start(userId, CLIENT)];
+    const keep = await sessions.start(userId, CLIENT, INITIAL_GENERATION);
+    const others = [
+      await sessions.start(userId, CLIENT, INITIAL_GENERATION),
+      await sessions.start(userId, CLIENT, INITIAL_GENERATION),
+    ];
     assert.equal(await sessions.revokeOthers(userId, keep.sid), 2);
     for (const grant of others)
       await assert.rejects(sessions.authorize(grant.accessToken), code('invalid_token'));
