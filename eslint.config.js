@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'bin/', 'bench/.tmp/'] },
+  { ignores: ['dist/', '**/dist/', 'node_modules/', 'data/', 'coverage/', 'bin/', 'bench/.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

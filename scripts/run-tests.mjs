@@ -8,11 +8,34 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const args = process.argv.slice(2);
-const roots = args.length > 0 ? args : ['test'];
+
+/** The workspaces' own tests (`packages/*\/test`, `examples/*\/test`) run with the server's. */
+function workspaceTests() {
+  return ['packages', 'examples'].flatMap((dir) => {
+    let names = [];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return [];
+    }
+    return names
+      .map((name) => path.join(dir, name, 'test'))
+      .filter((candidate) => {
+        try {
+          return statSync(candidate).isDirectory();
+        } catch {
+          return false;
+        }
+      });
+  });
+}
+
+const roots = args.length > 0 ? args : ['test', ...workspaceTests()];
 
 function collect(entry, out) {
   const stat = statSync(entry);
   if (stat.isDirectory()) {
+    if (path.basename(entry) === 'node_modules') return out;
     for (const name of readdirSync(entry).sort()) collect(path.join(entry, name), out);
   } else if (entry.endsWith('.test.ts')) {
     out.push(entry);

@@ -16,7 +16,9 @@ import { registerOpenApi } from './http/openapi.js';
 import { RequestLog } from './http/request-log.js';
 import './http/route-config.js';
 import { accountRoutes } from './routes/account-routes.js';
+import { adminRoutes } from './routes/admin-routes.js';
 import { authRoutes } from './routes/auth-routes.js';
+import { oauthRoutes } from './routes/oauth-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { userRoutes } from './routes/user-routes.js';
@@ -110,6 +112,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(sessionRoutes, { auth: deps.authFacade });
   await app.register(opsRoutes, { ops: deps.opsFacade });
   await app.register(accountRoutes, { accounts: deps.accountFacade });
+  await app.register(adminRoutes, { admin: deps.adminFacade });
+  await app.register(oauthRoutes, { oauth: deps.oauthFacade });
 
   return app;
 }

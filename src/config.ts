@@ -51,6 +51,7 @@ export const EnvSchema = Type.Object({
   ACCESS_TOKEN_TTL: Seconds(2100, 'access token lifetime (35 minutes, as in the seed)'),
   TOKEN_ROTATION: Type.Enum(['per-request', 'off'], { default: 'per-request' }),
   REFRESH_TOKEN_SECRET: Type.Optional(Type.String()),
+  INTROSPECTION_CLIENTS: Type.Optional(Type.String()),
   REFRESH_REUSE_WINDOW: Type.Integer({ minimum: 0, maximum: 300, default: 10 }),
   SESSION_IDLE_TTL: Seconds(14 * 86400, 'session idle lifetime'),
   SESSION_MAX_TTL: Seconds(30 * 86400, 'session absolute lifetime'),
@@ -185,6 +186,8 @@ function toConfig(env: Env) {
       audience: env.JWT_AUDIENCE,
       maxTokenBytes: 8 * 1024,
     },
+    /** RFC 7662: the clients that may call POST /introspect (HTTP Basic). */
+    introspectionClients: parseIntrospectionClients(env.INTROSPECTION_CLIENTS),
     tokens: {
       accessTtlSec: env.ACCESS_TOKEN_TTL,
       rotation: env.TOKEN_ROTATION,
@@ -255,6 +258,49 @@ function trustProxyProblems(raw: string): string[] {
   ];
 }
 
+/** One `INTROSPECTION_CLIENTS` entry: `id:secret`. */
+export interface IntrospectionClient {
+  id: string;
+  secret: string;
+}
+
+const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
+const MIN_CLIENT_SECRET = 16;
+
+function parseIntrospectionClients(raw: string | undefined): IntrospectionClient[] {
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const colon = entry.indexOf(':');
+      return colon === -1
+        ? { id: entry, secret: '' }
+        : { id: entry.slice(0, colon), secret: entry.slice(colon + 1) };
+    });
+}
+
+/** The entries' problems, naming the client id only (never a secret). */
+function introspectionClientProblems(raw: string | undefined): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  parseIntrospectionClients(raw).forEach((client, index) => {
+    const name = CLIENT_ID.test(client.id) ? JSON.stringify(client.id) : `number ${index + 1}`;
+    if (!CLIENT_ID.test(client.id)) {
+      problems.push(
+        `INTROSPECTION_CLIENTS: entry ${name} must be id:secret, the id of letters, digits and . _ ~ -`,
+      );
+    } else if (Buffer.byteLength(client.secret) < MIN_CLIENT_SECRET) {
+      problems.push(
+        `INTROSPECTION_CLIENTS: the secret of client ${name} must be at least ${MIN_CLIENT_SECRET} bytes (use \`openssl rand -base64 24\`)`,
+      );
+    }
+    if (seen.has(client.id)) problems.push(`INTROSPECTION_CLIENTS: client ${name} is listed twice`);
+    seen.add(client.id);
+  });
+  return problems;
+}
+
 function crossFieldProblems(env: Env): string[] {
   const problems: string[] = [];
   if (env.JWT_KEY !== undefined) {
@@ -272,6 +318,7 @@ function crossFieldProblems(env: Env): string[] {
   if (env.JWT_PRIVATE_KEY !== undefined && env.JWT_PRIVATE_KEY_FILE !== undefined) {
     problems.push('JWT_PRIVATE_KEY: set either JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE, not both');
   }
+  problems.push(...introspectionClientProblems(env.INTROSPECTION_CLIENTS));
   if (env.REFRESH_TOKEN_SECRET !== undefined && Buffer.byteLength(env.REFRESH_TOKEN_SECRET) < 32) {
     problems.push('REFRESH_TOKEN_SECRET: must be at least 32 bytes');
   }

@@ -4,7 +4,9 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
 import { AccountFacade } from './facades/account-facade.js';
+import { AdminFacade } from './facades/admin-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
+import { OAuthFacade } from './facades/oauth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
 import { createMailer } from './mail/mailer.js';
@@ -17,6 +19,7 @@ import type { UserRepository } from './repositories/user-repository.js';
 import { redactLogLine } from './redact-log-line.js';
 import { redactUrl } from './redact-url.js';
 import { AuditLog, origin } from './services/audit-log.js';
+import { ClientAuthenticator } from './services/client-authenticator.js';
 import { Metrics } from './services/metrics.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
@@ -53,6 +56,8 @@ export interface Deps {
   accountFacade: AccountFacade;
   /** The durable mail queue; the server starts its background sender (the CLI does not) and closeDeps stops it. */
   mailQueue: MailQueue;
+  adminFacade: AdminFacade;
+  oauthFacade: OAuthFacade;
 }
 
 export interface DepsOverrides {
@@ -229,6 +234,10 @@ function assemble(config: Config, base: Foundation): Deps {
   });
   const sessions = new SessionService({
     store: tokenStore,
+    currentRoles: async (userId) => {
+      const user = await users.findById(userId);
+      return user && !user.disabled ? user.roles : undefined;
+    },
     tokens,
     refreshTokens: new RefreshTokens(keys.refreshSecret),
     rotation: config.tokens.rotation,
@@ -320,6 +329,14 @@ function assemble(config: Config, base: Foundation): Deps {
       guards,
     ),
     mailQueue,
+    adminFacade: new AdminFacade(userService, sessions, audit),
+    oauthFacade: new OAuthFacade({
+      sessions,
+      clients: new ClientAuthenticator(config.introspectionClients),
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      audit,
+    }),
   };
 }
 

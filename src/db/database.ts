@@ -27,6 +27,10 @@ export interface UserTable {
   email_key: string | null;
   /** 1 once the current email was confirmed by a mailed token (0/1 on both dialects). */
   email_verified: Generated<number>;
+  /** The user's roles, a JSON array of strings (migration 007). */
+  roles: Generated<string>;
+  /** 1 when an admin disabled the account (migration 007): its logins fail like a wrong password. */
+  disabled: Generated<number>;
 }
 
 /** Verification and reset tokens: only their SHA-256 is stored. */

@@ -133,5 +133,23 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('users').dropColumn('email').execute();
       },
     },
+    '007_roles_users': {
+      async up(db: Db) {
+        // Roles as one JSON array per user: they are read with the user's row (login, refresh, admin API) and
+        // never queried by role, so a join table would cost a second read for nothing.
+        await db.schema
+          .alterTable('users')
+          .addColumn('roles', 'text', (col) => col.notNull().defaultTo('[]'))
+          .execute();
+        await db.schema
+          .alterTable('users')
+          .addColumn('disabled', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute();
+      },
+      async down(db: Db) {
+        await db.schema.alterTable('users').dropColumn('disabled').execute();
+        await db.schema.alterTable('users').dropColumn('roles').execute();
+      },
+    },
   };
 }

@@ -86,7 +86,7 @@ export class AuthFacade {
       await attempt.failed();
       await this.audit.record({
         event: 'login_failed',
-        userId: check.reason === 'wrong_password' ? check.userId : undefined,
+        userId: check.reason === 'unknown_user' ? undefined : check.userId,
         username,
         ...origin(client),
         detail: { reason: check.reason },
@@ -96,7 +96,7 @@ export class AuthFacade {
     await attempt.succeeded();
     let grant;
     try {
-      grant = await this.sessions.start(check.user.id, client, check.generation);
+      grant = await this.sessions.start(check.user.id, client, check.generation, check.user.roles);
     } catch (error) {
       if (error instanceof DomainError && error.code === 'invalid_credentials') {
         // A fence (password change, deletion, logout_all…) came between the check and the session.

@@ -1,13 +1,21 @@
 import type { User } from '../repositories/user-repository.js';
 
-/** A user as the API shows it (SPEC §2, §9). */
+/** A user as the API shows it (SPEC §2, §9, §12). */
 export interface UserView {
   id: number;
   username: string;
   email: string | null;
   email_verified: boolean;
+  /** Sorted, without duplicates (SPEC §12). */
+  roles: string[];
 }
 
 export function userView(user: User): UserView {
-  return { id: user.id, username: user.username, email: user.email, email_verified: user.emailVerified };
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    email_verified: user.emailVerified,
+    roles: user.roles,
+  };
 }

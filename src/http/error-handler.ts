@@ -71,6 +71,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (error instanceof DomainError) {
       if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
       if (error.code === 'store_unavailable') request.log.warn({ err: error.cause }, 'store unavailable');
+      // RFC 7662 §2.1 by way of RFC 6749 §5.2: a client that failed HTTP Basic authentication is told the scheme.
+      if (error.code === 'invalid_client') void reply.header('www-authenticate', 'Basic realm="keyward"');
       send(reply, error.code, error.message, { token: error.nextToken });
       return;
     }

@@ -14,7 +14,10 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
           'Self-hosted authentication API: JWT access tokens that can really be revoked, sessions, refresh tokens.',
       },
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          basic: { type: 'http', scheme: 'basic', description: 'An INTROSPECTION_CLIENTS id and secret' },
+        },
       },
       tags: [
         { name: 'users', description: 'Accounts (the seed routes)' },
@@ -22,6 +25,8 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'sessions', description: 'Session management' },
         { name: 'account', description: 'Email verification and password recovery' },
         { name: 'ops', description: 'Health, readiness, keys, metrics' },
+        { name: 'admin', description: 'User administration (role admin)' },
+        { name: 'oauth', description: 'RFC 7662 introspection and RFC 7009 revocation' },
       ],
     },
   });

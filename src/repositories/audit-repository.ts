@@ -19,7 +19,11 @@ export type AuditEventName =
   | 'email_added'
   | 'email_verified'
   | 'password_reset_requested'
-  | 'password_reset';
+  | 'password_reset'
+  | 'roles_changed'
+  | 'account_disabled'
+  | 'account_enabled'
+  | 'sessions_revoked_by_admin';
 
 /** Plain, secret-free values only: ids, counts, reasons. */
 export type AuditDetail = Record<string, string | number | boolean | null>;

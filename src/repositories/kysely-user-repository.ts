@@ -1,4 +1,4 @@
-import type { CompiledQuery, Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Database, DatabaseSchema, RowReader } from '../db/database.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { NewUser, User, UserChanges, UserRepository, UserWithHash } from './user-repository.js';
@@ -16,14 +16,31 @@ function translate(error: unknown): Error {
   return new StoreUnavailableError(error);
 }
 
+/** A users row as selected (roles as JSON text, email_verified and disabled as 0/1 on both dialects). */
 interface UserRow {
   id: number;
   username: string;
   email: string | null;
   email_verified: number | boolean;
+  roles: string;
+  disabled: number | boolean;
 }
 
-const USER_COLUMNS = ['id', 'username', 'email', 'email_verified'] as const;
+interface UserRowWithHash extends UserRow {
+  passwordHash: string;
+}
+
+const USER_COLUMNS = ['id', 'username', 'email', 'email_verified', 'roles', 'disabled'] as const;
+
+function parseRoles(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (Array.isArray(value)) return value.filter((role): role is string => typeof role === 'string');
+  } catch {
+    // A row edited by hand into something that is not JSON has no roles rather than failing every request.
+  }
+  return [];
+}
 
 function toUser(row: UserRow): User;
 function toUser(row: UserRow | undefined): User | undefined;
@@ -34,11 +51,19 @@ function toUser(row: UserRow | undefined): User | undefined {
     username: row.username,
     email: row.email,
     emailVerified: row.email_verified === 1 || row.email_verified === true,
+    roles: parseRoles(row.roles),
+    disabled: Boolean(row.disabled),
   };
 }
 
-function toUserWithHash(row: (UserRow & { passwordHash: string }) | undefined): UserWithHash | undefined {
-  return row && { ...toUser(row), passwordHash: row.passwordHash };
+function toUserWithHash(row: UserRowWithHash | undefined): UserWithHash | undefined {
+  if (!row) return undefined;
+  return { ...toUser(row), passwordHash: row.passwordHash };
+}
+
+/** A LIKE pattern that matches `text` anywhere, its own `%`, `_` and `\` taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
@@ -68,7 +93,7 @@ export class KyselyUserRepository implements UserRepository {
    */
   private readonly byId: CompiledQuery<UserRow>;
   /** The look-up of every login, compiled once in the same way. */
-  private readonly byUsernameKey: CompiledQuery<UserRow & { passwordHash: string }>;
+  private readonly byUsernameKey: CompiledQuery<UserRowWithHash>;
 
   private readonly db: Kysely<DatabaseSchema>;
   private readonly deadlineMs: number | undefined;
@@ -115,7 +140,7 @@ export class KyselyUserRepository implements UserRepository {
   create(user: NewUser): Promise<User> {
     return this.guarded(async () => {
       const at = this.now().toISOString();
-      return this.db
+      const row = await this.db
         .insertInto('users')
         .values({
           username: user.username,
@@ -127,8 +152,8 @@ export class KyselyUserRepository implements UserRepository {
           updated_at: at,
         })
         .returning(USER_COLUMNS)
-        .executeTakeFirstOrThrow()
-        .then((row) => toUser(row));
+        .executeTakeFirstOrThrow();
+      return toUser(row);
     });
   }
 
@@ -208,6 +233,32 @@ export class KyselyUserRepository implements UserRepository {
     });
   }
 
+  setRoles(id: number, roles: readonly string[]): Promise<User | undefined> {
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .updateTable('users')
+          .set({ roles: JSON.stringify(roles), updated_at: this.now().toISOString() })
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      ),
+    );
+  }
+
+  setDisabled(id: number, disabled: boolean): Promise<User | undefined> {
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .updateTable('users')
+          .set({ disabled: disabled ? 1 : 0, updated_at: this.now().toISOString() })
+          .where('id', '=', id)
+          .returning(USER_COLUMNS)
+          .executeTakeFirst(),
+      ),
+    );
+  }
+
   replaceHash(id: number, expected: string, next: string): Promise<boolean> {
     return this.guarded(async () => {
       const result = await this.db
@@ -227,18 +278,21 @@ export class KyselyUserRepository implements UserRepository {
     });
   }
 
-  list(options: { limit: number; afterId?: number }): Promise<User[]> {
-    return this.guarded(async () =>
-      (
-        await this.db
-          .selectFrom('users')
-          .select(USER_COLUMNS)
-          .where('id', '>', options.afterId ?? 0)
-          .orderBy('id')
-          .limit(options.limit)
-          .execute()
-      ).map((row) => toUser(row)),
-    );
+  list(options: { limit: number; afterId?: number; query?: string }): Promise<User[]> {
+    const { query } = options;
+    // PostgreSQL refuses a NUL in a text parameter, and no username key holds one.
+    if (query?.includes('\u0000')) return Promise.resolve([]);
+    return this.guarded(async () => {
+      let select = this.db
+        .selectFrom('users')
+        .select(USER_COLUMNS)
+        .where('id', '>', options.afterId ?? 0);
+      if (query !== undefined && query !== '') {
+        select = select.where(sql<boolean>`username_key like ${containsPattern(query)} escape '\\'`);
+      }
+      const rows = await select.orderBy('id').limit(options.limit).execute();
+      return rows.map((row) => toUser(row));
+    });
   }
 
   count(): Promise<number> {

@@ -5,10 +5,21 @@ export interface User {
   /** Trimmed, domain lower-cased; null when the account has none. */
   email: string | null;
   emailVerified: boolean;
+  /** Sorted, without duplicates (src/services/roles.ts). */
+  roles: string[];
+  /** Disabled by an admin: its logins fail like a wrong password. */
+  disabled: boolean;
 }
 
 export interface UserWithHash extends User {
   passwordHash: string;
+}
+
+/** The user of a row read with its hash, the hash left out. */
+export function withoutHash(user: UserWithHash): User {
+  const copy: Partial<UserWithHash> = { ...user };
+  delete copy.passwordHash;
+  return copy as User;
 }
 
 export interface NewUser {
@@ -42,7 +53,12 @@ export interface UserRepository {
   /** Replaces the hash only if it is still `expected` (a rehash must not undo a concurrent password change). */
   replaceHash(id: number, expected: string, next: string): Promise<boolean>;
   delete(id: number): Promise<boolean>;
-  list(options: { limit: number; afterId?: number }): Promise<User[]>;
+  /** Users in id order after `afterId`; `query` keeps those whose username key contains it. */
+  list(options: { limit: number; afterId?: number; query?: string }): Promise<User[]>;
+  /** Replaces the roles; undefined when the user no longer exists. */
+  setRoles(id: number, roles: readonly string[]): Promise<User | undefined>;
+  /** Disables or enables the account; undefined when the user no longer exists. */
+  setDisabled(id: number, disabled: boolean): Promise<User | undefined>;
   count(): Promise<number>;
   ping(): Promise<void>;
 }

@@ -24,6 +24,9 @@ export const UserView = Type.Object(
     email_verified: Type.Boolean({
       description: 'True once the current email was confirmed by a mailed token.',
     }),
+    roles: Type.Array(Type.String(), {
+      description: "The user's roles (SPEC §12), sorted; none by default.",
+    }),
   },
   { title: 'User' },
 );

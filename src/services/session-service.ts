@@ -21,6 +21,8 @@ export interface Auth {
   userId: number;
   sid: string;
   token: string;
+  /** The roles the presented token carries (its `roles` claim). */
+  roles: readonly string[];
 }
 
 export interface SessionEvents {
@@ -32,6 +34,11 @@ export interface SessionEvents {
 
 export interface SessionServiceOptions {
   store: TokenStore;
+  /**
+   * The roles of a user who may still hold sessions, undefined when the account is gone or disabled: read on a
+   * refresh (not on each renewal), so that a refresh brings the token's `roles` claim up to date.
+   */
+  currentRoles?: (userId: number) => Promise<readonly string[] | undefined>;
   tokens: TokenService;
   refreshTokens: RefreshTokens;
   rotation: TokenRotation;
@@ -49,9 +56,11 @@ export class SessionService {
   private readonly refreshTokens: RefreshTokens;
   private readonly now: () => number;
   private readonly events: SessionEvents;
+  private readonly currentRoles: (userId: number) => Promise<readonly string[] | undefined>;
 
   constructor(options: SessionServiceOptions) {
     this.store = options.store;
+    this.currentRoles = options.currentRoles ?? (async () => []);
     this.tokens = options.tokens;
     this.refreshTokens = options.refreshTokens;
     this.rotation = options.rotation;
@@ -74,22 +83,31 @@ export class SessionService {
   /**
    * Opens a session for a user who just proved who they are, with credentials read after `generation` was. If a
    * fence (password change, reset, deletion, logout_all, disable) came in between, nothing is opened and the
-   * login fails with `invalid_credentials`: what it checked is no longer the truth.
+   * login fails with `invalid_credentials`: what it checked is no longer the truth. `roles` go into its tokens.
    */
-  async start(userId: number, client: ClientInfo, generation: SessionGeneration): Promise<Grant> {
+  async start(
+    userId: number,
+    client: ClientInfo,
+    generation: SessionGeneration,
+    roles: readonly string[] = [],
+  ): Promise<Grant> {
     const sid = randomBytes(16).toString('base64url');
-    const accessToken = await this.tokens.issueThrough(userId, sid, (token) =>
-      this.store.createSession(
-        {
-          userId,
-          sid,
-          userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
-          ip: client.ip,
-          token,
-          generation,
-        },
-        this.now(),
-      ),
+    const accessToken = await this.tokens.issueThrough(
+      userId,
+      sid,
+      (token) =>
+        this.store.createSession(
+          {
+            userId,
+            sid,
+            userAgent: client.userAgent.slice(0, MAX_USER_AGENT),
+            ip: client.ip,
+            token,
+            generation,
+          },
+          this.now(),
+        ),
+      roles,
     );
     if (accessToken === undefined) throw new DomainError('invalid_credentials');
     this.events.tokenIssued?.();
@@ -101,7 +119,7 @@ export class SessionService {
     if (this.rotation === 'per-request') return this.renew(token);
     const claims = await this.tokens.verify(token);
     if (!(await this.store.check(claims, this.now()))) throw new DomainError('invalid_token');
-    return { userId: claims.userId, sid: claims.sid, token };
+    return { userId: claims.userId, sid: claims.sid, token, roles: claims.roles };
   }
 
   /**
@@ -117,7 +135,7 @@ export class SessionService {
     if (next === undefined) throw new DomainError('invalid_token');
     this.events.tokenConsumed?.();
     this.events.tokenIssued?.();
-    return { userId: claims.userId, sid: claims.sid, token: next };
+    return { userId: claims.userId, sid: claims.sid, token: next, roles: claims.roles };
   }
 
   /**
@@ -141,6 +159,27 @@ export class SessionService {
     return this.guard(token, async (auth) => ({ ...(await work(auth)), token: auth.token }));
   }
 
+  /**
+   * The claims of a live access token without using it up (RFC 7662 introspection): the token store is asked with
+   * its non-consuming check, whatever TOKEN_ROTATION says. Undefined for anything not live; a store outage throws.
+   */
+  async inspect(token: string): Promise<AccessClaims | undefined> {
+    let claims: AccessClaims;
+    try {
+      claims = await this.tokens.verify(token);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'invalid_token') return undefined;
+      throw error;
+    }
+    return (await this.store.check(claims, this.now())) ? claims : undefined;
+  }
+
+  /** The session a refresh token names, when this server issued it (its MAC checks); nothing is rotated. */
+  refreshTokenSession(refreshToken: string): { userId: number; sid: string } | undefined {
+    const parts = this.refreshTokens.decode(refreshToken);
+    return parts && { userId: parts.userId, sid: parts.sid };
+  }
+
   /** Logout: revokes the session of a live token. */
   async end(token: string): Promise<AccessClaims> {
     const claims = await this.tokens.verify(token);
@@ -153,11 +192,18 @@ export class SessionService {
   async refresh(refreshToken: string, client?: ClientInfo): Promise<Grant> {
     const parts = this.refreshTokens.decode(refreshToken);
     if (!parts) throw new DomainError('invalid_refresh_token');
+    const roles = await this.currentRoles(parts.userId);
+    if (roles === undefined) throw new DomainError('invalid_refresh_token');
     let outcome = { status: 'invalid' } as RefreshOutcome;
-    const accessToken = await this.tokens.issueThrough(parts.userId, parts.sid, async (token) => {
-      outcome = await this.store.refresh(parts.userId, parts.sid, parts.counter, token, this.now());
-      return outcome.status === 'rotated' || outcome.status === 'grace';
-    });
+    const accessToken = await this.tokens.issueThrough(
+      parts.userId,
+      parts.sid,
+      async (token) => {
+        outcome = await this.store.refresh(parts.userId, parts.sid, parts.counter, token, this.now());
+        return outcome.status === 'rotated' || outcome.status === 'grace';
+      },
+      roles,
+    );
     if (outcome.status === 'reuse') {
       this.events.refreshReuse?.(parts.userId, parts.sid, client);
       this.events.sessionsRevoked?.(1);

@@ -20,6 +20,10 @@ export interface AccessClaims {
   jti: string;
   /** Expiry, epoch milliseconds. */
   exp: number;
+  /** Issue time, epoch seconds (the `iat` claim). */
+  iat: number;
+  /** The `roles` claim: the user's roles when the session's login or last refresh read them (docs/tokens.md). */
+  roles: readonly string[];
 }
 
 /** The id and expiry (epoch milliseconds) of a token being issued: what a token store allowlists. */
@@ -60,6 +64,14 @@ const KNOWN_TOKENS = 8192;
 const ALLOWED_HEADER = new Set(['alg', 'typ', 'kid']);
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const ignore = (): void => undefined;
+const NO_ROLES: readonly string[] = Object.freeze([]);
+
+/** The `roles` claim: absent (a token from before roles existed) is none; anything but strings is refused. */
+function rolesClaim(value: unknown): readonly string[] | undefined {
+  if (value === undefined) return NO_ROLES;
+  if (!Array.isArray(value) || value.some((role) => typeof role !== 'string')) return undefined;
+  return Object.freeze(value as string[]);
+}
 
 /** Signature primitives of one key, with its algorithm fixed by Keyward's key record, never by a token. */
 interface KeyCrypto {
@@ -169,8 +181,11 @@ export class TokenService {
     this.signedHeader = `${encodeJson({ alg: signer.alg, typ: ACCESS_TYP, kid: signer.kid })}.`;
   }
 
-  /** Issues an access token for a session; every token has the same lifetime whatever route issues it. */
-  issue(userId: number, sid: string): IssuedToken {
+  /**
+   * Issues an access token for a session; every token has the same lifetime whatever route issues it. `roles`
+   * are taken as given: a renewal passes on the verified token's own (no database read on the hot path).
+   */
+  issue(userId: number, sid: string, roles: readonly string[] = NO_ROLES): IssuedToken {
     const jti = randomUUID();
     const iat = Math.floor(this.now() / 1000);
     const exp = iat + this.accessTtlSec;
@@ -180,12 +195,13 @@ export class TokenService {
       sub: String(userId),
       user_id: userId,
       sid,
+      roles,
       jti,
       iat,
       exp,
     };
     const input = this.signedHeader + encodeJson(payload);
-    const claims: AccessClaims = { userId, sid, jti, exp: exp * 1000 };
+    const claims: AccessClaims = { userId, sid, jti, exp: exp * 1000, iat, roles };
     const token = Promise.resolve(this.signer.sign(Buffer.from(input, 'latin1'))).then((signature) => {
       const signed = `${input}.${signature.toString('base64url')}`;
       this.remember(signed, claims);
@@ -228,8 +244,9 @@ export class TokenService {
     userId: number,
     sid: string,
     allowlist: (next: TokenId) => Promise<boolean>,
+    roles: readonly string[] = NO_ROLES,
   ): Promise<string | undefined> {
-    const next = this.issue(userId, sid);
+    const next = this.issue(userId, sid, roles);
     let allowed = false;
     try {
       allowed = await allowlist({ jti: next.jti, expiresAt: next.expiresAt });
@@ -251,7 +268,8 @@ export class TokenService {
     claims: AccessClaims,
     swap: (next: TokenId) => Promise<boolean>,
   ): Promise<string | undefined> {
-    const next = this.issue(claims.userId, claims.sid);
+    // The roles travel from token to token: no database read on the hot path (docs/tokens.md).
+    const next = this.issue(claims.userId, claims.sid, claims.roles);
     let swapped = false;
     try {
       swapped = await swap({ jti: next.jti, expiresAt: next.expiresAt });
@@ -305,7 +323,9 @@ export class TokenService {
   private checkClaims(payload: Record<string, unknown>): AccessClaims {
     const { iss, aud, sub, user_id: userId, sid, jti, iat, exp, nbf } = payload;
     const nowSec = this.now() / 1000;
+    const roles = rolesClaim(payload.roles);
     if (
+      roles === undefined ||
       iss !== this.issuer ||
       aud !== this.audience ||
       typeof sub !== 'string' ||
@@ -325,6 +345,6 @@ export class TokenService {
     ) {
       throw invalid();
     }
-    return { userId: userId as number, sid, jti, exp: exp * 1000 };
+    return { userId: userId as number, sid, jti, exp: exp * 1000, iat, roles };
   }
 }

@@ -1,10 +1,16 @@
 import { DomainError } from '../errors.js';
-import type { User, UserChanges, UserRepository, UserWithHash } from '../repositories/user-repository.js';
+import {
+  withoutHash,
+  type User,
+  type UserChanges,
+  type UserRepository,
+} from '../repositories/user-repository.js';
 import type { SessionGeneration } from '../stores/token-store.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
 import { usernameKey } from '../domain/username.js';
 import { emailKey, normalizeEmail, type EmailAddress } from './email-address.js';
+import { normalizeRoles } from './roles.js';
 
 export interface AccountChanges {
   username?: string | undefined;
@@ -25,7 +31,7 @@ export interface CheckedChanges {
 export type CredentialCheck =
   | { ok: true; user: User; generation: SessionGeneration }
   | { ok: false; reason: 'unknown_user' }
-  | { ok: false; reason: 'wrong_password'; userId: number };
+  | { ok: false; reason: 'wrong_password' | 'disabled'; userId: number };
 
 export interface UserServiceOptions {
   users: UserRepository;
@@ -134,6 +140,9 @@ export class UserService {
     }
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) return { ok: false, reason: 'wrong_password', userId: user.id };
+    // Checked after the password, so that a disabled account answers exactly like a wrong password, after the
+    // same work (SPEC §12: the usual 401), and only its owner's right password reveals nothing either.
+    if (user.disabled) return { ok: false, reason: 'disabled', userId: user.id };
     if (result.needsRehash) await this.rehash(user.id, user.passwordHash, password);
     return { ok: true, user: withoutHash(user), generation };
   }
@@ -253,6 +262,22 @@ export class UserService {
     return this.users.delete(userId);
   }
 
+  /** Users in id order after `afterId`, those whose name contains `query` (compared as username keys). */
+  async list(options: { limit: number; afterId?: number; query?: string }): Promise<User[]> {
+    const query = options.query === undefined ? undefined : usernameKey(options.query);
+    return this.users.list({ ...options, query });
+  }
+
+  /** Replaces a user's roles (checked and sorted); undefined when the user does not exist. */
+  async setRoles(userId: number, roles: readonly string[]): Promise<User | undefined> {
+    return this.users.setRoles(userId, normalizeRoles(roles));
+  }
+
+  /** Disables or enables an account; undefined when the user does not exist. */
+  async setDisabled(userId: number, disabled: boolean): Promise<User | undefined> {
+    return this.users.setDisabled(userId, disabled);
+  }
+
   private async rehash(userId: number, oldHash: string, password: string): Promise<void> {
     try {
       await this.users.replaceHash(userId, oldHash, await this.hasher.hash(password));
@@ -260,8 +285,4 @@ export class UserService {
       this.onRehashError(error);
     }
   }
-}
-
-function withoutHash(user: UserWithHash): User {
-  return { id: user.id, username: user.username, email: user.email, emailVerified: user.emailVerified };
 }

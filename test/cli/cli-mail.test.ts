@@ -104,6 +104,7 @@ describe('keyward user set-email', () => {
       username,
       email: stored,
       email_verified: false,
+      roles: [],
     });
 
     const other = uniqueName('cli');

@@ -89,8 +89,31 @@ describe('keyward user and audit on the embedded stores', () => {
     const json = await runCli(['user', 'list', '--json', '--limit', '1'], ws.env);
     assertExit(json, 0);
     assert.deepEqual(jsonLines(json.stdout), [
-      { id: alice, username: 'alice', email: null, email_verified: false },
+      { id: alice, username: 'alice', email: null, email_verified: false, roles: [], disabled: false },
     ]);
+  });
+
+  it('user roles adds and removes roles; the next login carries them; a removal warns without a shared store', async () => {
+    const s = await signUpAndLogin(t.app, uniqueName('roles'));
+    const added = await runCli(['user', 'roles', s.username, '--add', 'editor,admin'], ws.env);
+    assertExit(added, 0);
+    assert.equal(added.stdout, `roles of "${s.username}": admin editor\n`);
+    assert.deepEqual((await t.deps.users.findById(s.userId))?.roles, ['admin', 'editor']);
+    const res = await login(t.app, s.username, PASSWORD);
+    assertOk(res);
+    const token = res.json<{ token: string }>().token;
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      roles: string[];
+    };
+    assert.deepEqual(payload.roles, ['admin', 'editor']);
+    const removed = await runCli(['user', 'roles', s.username, '--remove', 'admin'], ws.env);
+    assertExit(removed, 0);
+    assert.equal(removed.stdout, `roles of "${s.username}": editor\n`);
+    assert.match(removed.stderr, /^warning: sessions live in the memory/);
+    const shown = await runCli(['user', 'roles', s.username], ws.env);
+    assert.equal(shown.stdout, 'editor\n');
+    const bad = await runCli(['user', 'roles', s.username, '--add', 'not ok'], ws.env);
+    assertExit(bad, 2);
   });
 
   it('user delete without a shared token store deletes and warns that sessions are out of reach', async () => {

@@ -79,6 +79,8 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
           username: input.username,
           email: null,
           emailVerified: false,
+          roles: [],
+          disabled: false,
         });
         assert.deepEqual(await users.findById(created.id), created);
         assert.deepEqual(await users.findWithHashById(created.id), {
@@ -162,7 +164,14 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
         const updated = await users.update(created.id, {
           username: { display: next, key: usernameKey(next) },
         });
-        assert.deepEqual(updated, { id: created.id, username: next, email: null, emailVerified: false });
+        assert.deepEqual(updated, {
+          id: created.id,
+          username: next,
+          email: null,
+          emailVerified: false,
+          roles: [],
+          disabled: false,
+        });
         assert.equal(await users.findByUsernameKey(oldKey), undefined);
         assert.equal((await users.findByUsernameKey(usernameKey(next)))?.id, created.id);
       });
@@ -454,6 +463,64 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
       });
     });
 
+    describe('roles, disabled and search', () => {
+      it('a new user has no roles and is enabled; setRoles and setDisabled change that', async () => {
+        const users = repo();
+        const input = newUser();
+        const created = await users.create(input);
+        assert.deepEqual(created.roles, []);
+        assert.equal(created.disabled, false);
+        const withRoles = await users.setRoles(created.id, ['admin', 'editor']);
+        assert.deepEqual(withRoles, { ...created, roles: ['admin', 'editor'] });
+        assert.deepEqual(await users.findById(created.id), withRoles);
+        assert.deepEqual((await users.findByUsernameKey(input.usernameKey))?.roles, ['admin', 'editor']);
+        const disabled = await users.setDisabled(created.id, true);
+        assert.equal(disabled?.disabled, true);
+        assert.equal((await users.findByUsernameKey(input.usernameKey))?.disabled, true);
+        assert.equal((await users.findWithHashById(created.id))?.disabled, true);
+        assert.equal((await users.setDisabled(created.id, false))?.disabled, false);
+        assert.deepEqual((await users.findById(created.id))?.roles, ['admin', 'editor']);
+      });
+
+      it('setRoles and setDisabled on a user that does not exist return undefined', async () => {
+        const users = repo();
+        assert.equal(await users.setRoles(2 ** 31 - 3, ['admin']), undefined);
+        assert.equal(await users.setDisabled(2 ** 31 - 3, true), undefined);
+      });
+
+      it('list with a query keeps the users whose name contains it, case-insensitively, in id order', async () => {
+        const users = repo();
+        const tag = randomBytes(4).toString('hex');
+        const a = await users.create(newUser(`Zq${tag}Alpha`));
+        await users.create(newUser(`other${randomBytes(4).toString('hex')}`));
+        const b = await users.create(newUser(`zQ${tag}beta`));
+        const found = await users.list({ limit: 10, query: usernameKey(`ZQ${tag}`) });
+        assert.deepEqual(
+          found.map((u) => u.id),
+          [a.id, b.id],
+        );
+        const paged = await users.list({ limit: 10, query: usernameKey(`zq${tag}`), afterId: a.id });
+        assert.deepEqual(
+          paged.map((u) => u.id),
+          [b.id],
+        );
+      });
+
+      it('LIKE wildcards in a query are matched literally', async () => {
+        const users = repo();
+        const tag = randomBytes(4).toString('hex');
+        const plain = await users.create(newUser(`w${tag}ab`));
+        assert.deepEqual(await users.list({ limit: 10, query: `w${tag}%` }), []);
+        assert.deepEqual(await users.list({ limit: 10, query: `w${tag}_b` }), []);
+        assert.deepEqual(await users.list({ limit: 10, query: `\\` }), []);
+        assert.deepEqual(
+          (await users.list({ limit: 10, query: `w${tag}a` })).map((u) => u.id),
+          [plain.id],
+        );
+        assert.deepEqual(await users.list({ limit: 10, query: `w${tag}\u0000` }), []);
+      });
+    });
+
     describe('availability', () => {
       it('ping resolves while the database is reachable', async () => {
         await repo().ping();
@@ -475,6 +542,9 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
             () => down.users.delete(1),
             () => down.users.list({ limit: 1 }),
             () => down.users.count(),
+            () => down.users.setRoles(1, ['admin']),
+            () => down.users.setDisabled(1, true),
+            () => down.users.list({ limit: 1, query: 'a' }),
           ];
           calls.push(
             () => down.mail.enqueue({ kind: 'test' }, 1),

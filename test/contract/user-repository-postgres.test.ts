@@ -57,11 +57,12 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
         '002_audit_events',
         '003_audit_request_id',
         '005_email_accounts',
+        '007_roles_users',
       ]);
       const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(a.db);
       assert.deepEqual(
         rows.rows.map((r) => r.name),
-        ['001_users', '002_audit_events', '003_audit_request_id', '005_email_accounts'],
+        ['001_users', '002_audit_events', '003_audit_request_id', '005_email_accounts', '007_roles_users'],
       );
       assert.deepEqual(await migrateToLatest(b), [], 'a third run has nothing to do');
     } finally {
@@ -118,7 +119,7 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     async () => {
       const held = await preparedAfterLookups(true);
       const lookups = held.filter((s) =>
-        /^select "id", "username", "email", "email_verified" from "users" where "id" = \$1$/.test(
+        /^select "id", "username", "email", "email_verified", "roles", "disabled" from "users" where "id" = \$1$/.test(
           s.statement,
         ),
       );

@@ -13,6 +13,7 @@ export interface AccountUser {
   username: string;
   email: string | null;
   email_verified: boolean;
+  roles: string[];
 }
 
 const FORGOT = { message: 'If the account exists, a reset email has been sent' };
@@ -109,6 +110,7 @@ export function accountScenarios(title: string, backend: AccountBackend = {}): v
         username,
         email: `${local}@mail.example.org`,
         email_verified: false,
+        roles: [],
       });
     });
 

@@ -668,7 +668,11 @@ for (const mode of REPLAY_MODES) {
       );
       const me = await t.app.inject({ method: 'GET', url: '/user', headers: bearer(body.token) });
       assert.equal(me.statusCode, 200, me.body);
-      assert.deepEqual(me.json<{ user: unknown }>().user, { id: reborn.userId, username: old.username });
+      assert.deepEqual(me.json<{ user: unknown }>().user, {
+        id: reborn.userId,
+        username: old.username,
+        roles: [],
+      });
     });
 
     if (mode.perRequest)

@@ -108,6 +108,7 @@ describe('request bodies', () => {
       'email',
       'email_verified',
       'id',
+      'roles',
       'username',
     ]);
   });

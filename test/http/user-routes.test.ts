@@ -37,7 +37,7 @@ describe('POST /user', () => {
     assert.ok(Number.isSafeInteger(body.user.id) && body.user.id > 0);
     assert.deepEqual(body, {
       message: 'User created successfully',
-      user: { id: body.user.id, username, email: null, email_verified: false },
+      user: { id: body.user.id, username, email: null, email_verified: false, roles: [] },
     });
   });
 
@@ -179,7 +179,7 @@ describe('GET /user', () => {
     assertOk(res);
     const body = res.json<UserBody>();
     assert.deepEqual(body, {
-      user: { id: s.userId, username: s.username, email: null, email_verified: false },
+      user: { id: s.userId, username: s.username, email: null, email_verified: false, roles: [] },
       token: body.token,
     });
     assert.notEqual(body.token, s.token);
@@ -250,7 +250,7 @@ describe('PUT /user', () => {
     const body = res.json<UserBody & { message: string }>();
     assert.deepEqual(body, {
       message: 'User updated successfully',
-      user: { id: s.userId, username: newName, email: null, email_verified: false },
+      user: { id: s.userId, username: newName, email: null, email_verified: false, roles: [] },
       token: body.token,
     });
     await expectDead(t.app, s.token);
@@ -410,6 +410,7 @@ describe('DELETE /user', () => {
       username: s.username,
       email: null,
       email_verified: false,
+      roles: [],
     });
   });
 

@@ -68,7 +68,14 @@ describe('TokenService with EdDSA', async () => {
     const tokens = service(keys, { now: c.now });
     const issued = await settle(tokens.issue(42, 'session-id-0001'));
     const claims = await tokens.verify(issued.token);
-    assert.deepEqual(claims, { userId: 42, sid: 'session-id-0001', jti: issued.jti, exp: issued.expiresAt });
+    assert.deepEqual(claims, {
+      userId: 42,
+      sid: 'session-id-0001',
+      jti: issued.jti,
+      exp: issued.expiresAt,
+      iat: issued.expiresAt / 1000 - TTL,
+      roles: [],
+    });
     assert.equal(issued.expiresAt, (Math.floor(c.state.now / 1000) + TTL) * 1000);
   });
 
@@ -93,10 +100,19 @@ describe('TokenService with EdDSA', async () => {
       sub: '7',
       user_id: 7,
       sid: 'sid-sid-sid-sid-7',
+      roles: [],
       jti: issued.jti,
       iat,
       exp: iat + TTL,
     });
+  });
+
+  it('carries the roles it is given in the roles claim, and verify returns them', async () => {
+    const tokens = service(keys);
+    const issued = await settle(tokens.issue(8, 'sid-sid-sid-sid-8', ['admin', 'editor']));
+    assert.deepEqual(decodeToken(issued.token).payload.roles, ['admin', 'editor']);
+    // A fresh service verifies fully (no cache of its own tokens).
+    assert.deepEqual((await service(keys).verify(issued.token)).roles, ['admin', 'editor']);
   });
 
   it('gives every token a fresh jti', async () => {
@@ -257,6 +273,8 @@ describe('TokenService with EdDSA', async () => {
       'sub and user_id disagree': { ...payload, sub: '5' },
       'user_id not an integer': { ...payload, user_id: 4.5, sub: '4.5' },
       'empty sid': { ...payload, sid: '' },
+      'roles as a string': { ...payload, roles: 'admin' },
+      'roles with a number': { ...payload, roles: ['admin', 1] },
     };
     const key = keys.signer.signingMaterial as string;
     for (const [name, claims] of Object.entries(variants)) {
@@ -268,6 +286,9 @@ describe('TokenService with EdDSA', async () => {
     }
     const control = forge(header, { ...payload, nbf: now - 1 }, { alg: 'EdDSA', key });
     assert.equal((await tokens.verify(control)).userId, 4, 'the same forge with valid claims verifies');
+    // A token from before roles existed has none.
+    const older = forge(header, without(payload, 'roles'), { alg: 'EdDSA', key });
+    assert.deepEqual((await tokens.verify(older)).roles, []);
   });
 
   it('signs and verifies many tokens at once (the signatures run on the thread pool)', async () => {
@@ -310,6 +331,8 @@ describe('TokenService with HS256 (JWT_KEY)', async () => {
       sid: 'sid-sid-sid-sid-9',
       jti: issued.jti,
       exp: issued.expiresAt,
+      iat: issued.expiresAt / 1000 - TTL,
+      roles: [],
     });
   });
 

@@ -31,7 +31,9 @@ export const auditCommand: Command = {
   ],
   details: [
     'Events: signup, login_succeeded, login_failed, logout, logout_all, password_changed, username_changed,',
-    'session_revoked, refresh_reuse_detected, account_deleted, import, signing_key_added, signing_keys_pruned.',
+    'session_revoked, refresh_reuse_detected, account_deleted, import, signing_key_added, signing_keys_pruned,',
+    'roles_changed, account_disabled, account_enabled, sessions_revoked_by_admin (admin events name the acting',
+    'admin in "actor_id").',
     'Events done with a keyward command carry "via":"cli" in their detail. No event holds a password, token or',
     'key (a key id is public: it names the key in every token and in the JWKS).',
   ].join('\n'),

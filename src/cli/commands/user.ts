@@ -3,8 +3,10 @@ import type { CliContext } from '../cli-context.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
 import { usernameKey } from '../../domain/username.js';
-import type { User } from '../../repositories/user-repository.js';
+import { DomainError } from '../../errors.js';
 import { userView } from '../../facades/user-view.js';
+import { withoutHash, type User } from '../../repositories/user-repository.js';
+import { removesAny } from '../../services/roles.js';
 
 const MEMORY_STORE_NOTE =
   'sessions live in the memory of each running server (no REDIS_URL): the CLI cannot reach them; restarting the servers ends every session';
@@ -26,7 +28,7 @@ async function findUser(ctx: CliContext, username: string): Promise<User> {
   const { users } = await ctx.deps();
   const user = await users.findByUsernameKey(usernameKey(username));
   if (!user) throw new CliError(`no user named ${JSON.stringify(username)}`);
-  return { id: user.id, username: user.username, email: user.email, emailVerified: user.emailVerified };
+  return withoutHash(user);
 }
 
 const create: Command = {
@@ -92,7 +94,7 @@ const list: Command = {
     const { users } = await ctx.deps();
     const [rows, total] = await Promise.all([users.list({ limit }), users.count()]);
     if (values.json === true) {
-      for (const user of rows) ctx.out(JSON.stringify(userView(user)));
+      for (const user of rows) ctx.out(JSON.stringify({ ...userView(user), disabled: user.disabled }));
       return EXIT_OK;
     }
     const width = Math.max(2, ...rows.map((u) => String(u.id).length));
@@ -149,8 +151,56 @@ address with POST /email/verification and the mailed token.`,
   },
 };
 
+/** `--add a,b`: a comma-separated list of role names (empty when absent). */
+function roleList(value: string | boolean | undefined): string[] {
+  if (typeof value !== 'string') return [];
+  return value
+    .split(',')
+    .map((role) => role.trim())
+    .filter((role) => role !== '');
+}
+
+const roles: Command = {
+  name: 'roles',
+  summary: "Show or change a user's roles (as PUT /admin/users/{id}/roles does)",
+  positionals: ['username'],
+  options: { add: { type: 'string' }, remove: { type: 'string' } },
+  optionHelp: [
+    ['--add R[,R…]', 'roles to add (letters, digits, _ . : -; 1-64 characters)'],
+    ['--remove R[,R…]', 'roles to remove'],
+  ],
+  details: `Without --add or --remove, prints the user's roles. A change that removes a role revokes the user's
+sessions, so that no access token still carries it (docs/tokens.md); added roles appear in the user's tokens from
+the next login or refresh. Revoking needs the shared token store (REDIS_URL): without it ${MEMORY_STORE_NOTE}.`,
+  async run(ctx, { values, positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const add = roleList(values.add);
+    const remove = roleList(values.remove);
+    if (add.length === 0 && remove.length === 0) {
+      ctx.out(user.roles.join(' '));
+      return EXIT_OK;
+    }
+    const inReach = await ctx.sessionsInReach();
+    let result;
+    try {
+      result = await (await ctx.deps()).adminFacade.changeRoles(user.id, add, remove);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'validation_failed') throw usageError(error.message);
+      throw error;
+    }
+    const { user: updated, revoked } = result;
+    const shown = updated.roles.length > 0 ? updated.roles.join(' ') : '(none)';
+    ctx.out(`roles of ${JSON.stringify(updated.username)}: ${shown}`);
+    if (removesAny(user.roles, updated.roles)) {
+      if (inReach) ctx.out(`revoked ${revoked} session(s)`);
+      else ctx.err(`warning: ${MEMORY_STORE_NOTE}`);
+    }
+    return EXIT_OK;
+  },
+};
+
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, setPassword, remove, revokeSessions, setEmail],
+  commands: [create, list, setPassword, remove, revokeSessions, setEmail, roles],
 };
