@@ -17,6 +17,7 @@ import { registerOpenApi } from './http/openapi.js';
 import { RequestLog } from './http/request-log.js';
 import { portalPages } from './portal/pages.js';
 import './http/route-config.js';
+import { accountRoutes } from './routes/account-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
@@ -152,6 +153,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(sessionRoutes, { auth: deps.authFacade });
   await app.register(mfaRoutes, { mfa: deps.mfaFacade });
   await app.register(opsRoutes, { ops: deps.opsFacade });
+  await app.register(accountRoutes, { accounts: deps.accountFacade });
   await app.register(adminRoutes, { admin: deps.adminFacade });
   await app.register(oauthRoutes, { oauth: deps.oauthFacade });
   if (config.portal.enabled) {

@@ -83,6 +83,18 @@ export const EnvSchema = Type.Object({
 
   MFA_ISSUER: Type.String({ minLength: 1, maxLength: 64, default: 'Keyward' }),
   DATA_ENCRYPTION_KEY: Type.Optional(Type.String({ minLength: 1 })),
+
+  RATE_LIMIT_RECOVERY: Count(5, 'recovery and verification mails per account per window (dropped silently)'),
+  RATE_LIMIT_RECOVERY_IP: Count(20, 'requests per IP per window on /password/forgot and /email/verify'),
+
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\r\\n]*@[^\\r\\n]*$' })),
+  PASSWORD_RESET_TTL: Seconds(1800, 'password reset token lifetime'),
+  EMAIL_VERIFICATION_TTL: Seconds(86400, 'email verification token lifetime'),
+  MAIL_RETRY_DELAY: Seconds(30, 'first retry of a failed send; doubles each attempt, at most 1 hour'),
+  MAIL_RETRY_FOR: Seconds(86400, 'how long a message is retried before it is given up'),
+  MAIL_SEND_TIMEOUT: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
+  MAIL_POLL_INTERVAL_MS: Type.Integer({ minimum: 20, maximum: 60000, default: 1000 }),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -152,6 +164,11 @@ function redisTarget(env: Env): RedisTarget | undefined {
   }
   const url = env.REDIS_URL ?? (env.REDIS_HOST ? `redis://${env.REDIS_HOST}:${env.REDIS_PORT}` : undefined);
   return url === undefined ? undefined : { url };
+}
+
+/** A host as written in a URL: IPv6 addresses in brackets. */
+function hostForUrl(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 function toConfig(env: Env) {
@@ -227,6 +244,21 @@ function toConfig(env: Env) {
       signupPerIp: env.RATE_LIMIT_SIGNUP_IP,
       mfaPerUser: env.RATE_LIMIT_MFA,
       windowSec: env.RATE_LIMIT_WINDOW,
+      recoveryPerAccount: env.RATE_LIMIT_RECOVERY,
+      recoveryPerIp: env.RATE_LIMIT_RECOVERY_IP,
+    },
+    mail: {
+      /** Undefined: the embedded outbox (`.eml` files in DATA_DIR/outbox). Holds credentials: never log it. */
+      smtpUrl: env.SMTP_URL,
+      from: env.MAIL_FROM ?? 'Keyward <keyward@localhost>',
+      outboxDir: path.join(dataDir, 'outbox'),
+      publicUrl: (env.PUBLIC_URL ?? `http://${hostForUrl(env.HOST)}:${env.PORT}`).replace(/\/+$/, ''),
+      resetTtlSec: env.PASSWORD_RESET_TTL,
+      verificationTtlSec: env.EMAIL_VERIFICATION_TTL,
+      retryDelaySec: env.MAIL_RETRY_DELAY,
+      retryForSec: env.MAIL_RETRY_FOR,
+      sendTimeoutSec: env.MAIL_SEND_TIMEOUT,
+      pollIntervalMs: env.MAIL_POLL_INTERVAL_MS,
     },
     /** The account portal at /account (SPEC §11); `secureCookies` when PUBLIC_URL is https. */
     portal: {
@@ -364,6 +396,11 @@ function crossFieldProblems(env: Env): string[] {
   }
   if (env.HTTP_HEADERS_TIMEOUT > env.HTTP_REQUEST_TIMEOUT) {
     problems.push('HTTP_HEADERS_TIMEOUT: must not exceed HTTP_REQUEST_TIMEOUT');
+  }
+  if (env.SMTP_URL !== undefined && env.MAIL_FROM === undefined) {
+    problems.push(
+      'MAIL_FROM: required with SMTP_URL (the sender address, e.g. "Example <no-reply@example.com>")',
+    );
   }
   if (env.SESSION_IDLE_TTL > env.SESSION_MAX_TTL) {
     problems.push('SESSION_IDLE_TTL: must not exceed SESSION_MAX_TTL');

@@ -3,18 +3,23 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateReachable } from './db/migrator.js';
+import { AccountFacade } from './facades/account-facade.js';
 import { AdminFacade } from './facades/admin-facade.js';
 import { AuthFacade } from './facades/auth-facade.js';
 import { MfaFacade } from './facades/mfa-facade.js';
 import { OAuthFacade } from './facades/oauth-facade.js';
 import { OpsFacade } from './facades/ops-facade.js';
 import { UserFacade } from './facades/user-facade.js';
+import { createMailer } from './mail/mailer.js';
+import { MailQueue } from './mail/mail-queue.js';
 import { KyselyAuditRepository } from './repositories/kysely-audit-repository.js';
+import { KyselyMailRepository } from './repositories/kysely-mail-repository.js';
 import { KyselyUserRepository } from './repositories/kysely-user-repository.js';
 import type { AuditDetail } from './repositories/audit-repository.js';
 import type { UserRepository } from './repositories/user-repository.js';
 import { prettyDestination } from './pretty-log.js';
 import { redactLogLine } from './redact-log-line.js';
+import { redactUrl } from './redact-url.js';
 import { AuditLog, origin } from './services/audit-log.js';
 import { loadDataKeyRing, type DataKeyRing } from './services/data-key.js';
 import { ClientAuthenticator } from './services/client-authenticator.js';
@@ -22,6 +27,7 @@ import { Metrics } from './services/metrics.js';
 import { MfaService } from './services/mfa-service.js';
 import { PasswordHasher } from './services/password-hasher.js';
 import { PasswordPolicy } from './services/password-policy.js';
+import { RecoveryService } from './services/recovery-service.js';
 import { RateLimiter } from './services/rate-limiter.js';
 import { RefreshTokens } from './services/refresh-tokens.js';
 import { SessionService } from './services/session-service.js';
@@ -53,6 +59,9 @@ export interface Deps {
   mfaFacade: MfaFacade;
   opsFacade: OpsFacade;
   dataKeys: DataKeyRing;
+  accountFacade: AccountFacade;
+  /** The durable mail queue; the server starts its background sender (the CLI does not) and closeDeps stops it. */
+  mailQueue: MailQueue;
   adminFacade: AdminFacade;
   oauthFacade: OAuthFacade;
 }
@@ -197,10 +206,12 @@ function assemble(config: Config, base: Foundation): Deps {
     maxTokenBytes: config.jwt.maxTokenBytes,
     now,
   });
-  // Read at scrape time only, by when `hasher` exists.
+  const mailRepository = new KyselyMailRepository(database);
+  // Read at scrape time only, by when `hasher` and `mailQueue` exist.
   const metrics = new Metrics({
     processMetrics: base.processMetrics,
     hashQueueDepth: () => hasher.queueDepth,
+    mailQueue: () => mailQueue.stats(),
   });
   const hasher = new PasswordHasher({
     argon2: config.passwords.argon2,
@@ -288,6 +299,40 @@ function assemble(config: Config, base: Foundation): Deps {
     new MfaService({ keys: base.dataKeys, store: tokenStore, issuer: config.mfa.issuer, now }),
     guards,
   );
+  const mailQueue = new MailQueue({
+    repository: mailRepository,
+    mailer: createMailer(config.mail),
+    logger,
+    retryDelayMs: config.mail.retryDelaySec * 1000,
+    retryForMs: config.mail.retryForSec * 1000,
+    sendTimeoutMs: config.mail.sendTimeoutSec * 1000,
+    pollIntervalMs: config.mail.pollIntervalMs,
+    now,
+    events: {
+      sent: () => {
+        metrics.mailSent.inc();
+      },
+      failed: () => {
+        metrics.mailFailed.inc();
+      },
+      retried: () => {
+        metrics.mailRetries.inc();
+      },
+    },
+  });
+  // Never the URL as given: it may carry the SMTP credentials.
+  logger.info(
+    config.mail.smtpUrl === undefined
+      ? { mailer: 'outbox', dir: config.mail.outboxDir }
+      : { mailer: 'smtp', smtp: redactUrl(config.mail.smtpUrl) },
+    'mailer',
+  );
+  const recovery = new RecoveryService({
+    mail: mailRepository,
+    resetTtlSec: config.mail.resetTtlSec,
+    verificationTtlSec: config.mail.verificationTtlSec,
+    now,
+  });
   return {
     logger,
     database,
@@ -303,11 +348,21 @@ function assemble(config: Config, base: Foundation): Deps {
     userFacade: new UserFacade(userService, sessions, {
       ...guards,
       sessionsOutOfReach: base.sessionsOutOfReach,
+      recovery,
     }),
     authFacade: new AuthFacade(userService, sessions, guards, mfaFacade),
     mfaFacade,
     dataKeys: base.dataKeys,
     opsFacade: new OpsFacade(users, tokenStore, keys, metrics),
+    accountFacade: new AccountFacade(
+      userService,
+      sessions,
+      recovery,
+      mailQueue,
+      { publicUrl: config.mail.publicUrl },
+      guards,
+    ),
+    mailQueue,
     adminFacade: new AdminFacade(userService, sessions, audit),
     oauthFacade: new OAuthFacade({
       sessions,
@@ -350,6 +405,7 @@ export async function createDeps(config: Config, overrides: DepsOverrides = {}):
   });
   await deps.hasher.warmUp();
   serving = true;
+  deps.mailQueue.start();
   return deps;
 }
 
@@ -399,6 +455,8 @@ export async function createCliDeps(config: Config, options: CliDepsOptions): Pr
 
 /** Closes the stores and ends the password-hashing threads; safe to call once the HTTP server has stopped. */
 export async function closeDeps(deps: Deps): Promise<void> {
+  // The sender first: it settles the rows it holds while the database is still open.
+  await deps.mailQueue.stop().catch(() => undefined);
   await deps.audit.settled();
   await Promise.allSettled([
     deps.rateLimitStore.close(),

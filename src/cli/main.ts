@@ -8,6 +8,7 @@ import { commandHelp, groupHelp, type Command, type CommandGroup } from './comma
 import { auditCommand } from './commands/audit.js';
 import { importSeedDbCommand } from './commands/import-seed-db.js';
 import { keysCommands } from './commands/keys.js';
+import { mailCommands } from './commands/mail.js';
 import { migrateCommand } from './commands/migrate.js';
 import { userCommands } from './commands/user.js';
 import { describeFailure, scrub, secretValues } from './failure.js';
@@ -18,6 +19,7 @@ const COMMANDS: readonly (Command | CommandGroup)[] = [
   importSeedDbCommand,
   auditCommand,
   keysCommands,
+  mailCommands,
 ];
 
 const HELP_FLAGS = new Set(['--help', '-h']);

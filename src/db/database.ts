@@ -22,6 +22,12 @@ export interface UserTable {
   password_hash: string;
   created_at: string;
   updated_at: string;
+  /** As given, trimmed, with the domain lower-cased; null when the account has none. */
+  email: string | null;
+  /** The whole address lower-cased: the unique, case-insensitive lookup key. */
+  email_key: string | null;
+  /** 1 once the current email was confirmed by a mailed token (0/1 on both dialects). */
+  email_verified: Generated<number>;
   /** The user's roles, a JSON array of strings (migration 007). */
   roles: Generated<string>;
   /** 1 when an admin disabled the account (migration 007): its logins fail like a wrong password. */
@@ -43,6 +49,44 @@ export interface RecoveryCodeTable {
   created_at: string;
 }
 
+/** Verification and reset tokens: only their SHA-256 is stored. */
+export interface MailTokenTable {
+  id: Generated<number>;
+  token_hash: string;
+  kind: string;
+  user_id: number;
+  /** The email the token was mailed to (a verification token confirms exactly that address). */
+  email_key: string;
+  /** The queued message that carried it (a retry replaces the token of the failed attempt). */
+  message_id: number | null;
+  /** Epoch milliseconds. */
+  expires_at: number;
+  created_at: number;
+}
+
+/** Mail to send: a row is written before the request is answered, and the background sender works it off. */
+export interface MailQueueTable {
+  id: Generated<number>;
+  kind: string;
+  user_id: number | null;
+  /** A `/password/forgot` request as given (username or email); resolved by the sender, not on the request path. */
+  login: string | null;
+  recipient: string | null;
+  ip: string | null;
+  request_id: string | null;
+  /** queued, sending, sent, failed (given up), dropped (nothing to send: unknown account, rate limit). */
+  status: string;
+  attempts: Generated<number>;
+  /** Epoch milliseconds, like every time column of the mail tables. */
+  next_attempt_at: number;
+  /** The claim's lease: a row still `sending` after this was claimed by an instance that died. */
+  locked_until: number | null;
+  claim: string | null;
+  created_at: number;
+  finished_at: number | null;
+  last_error: string | null;
+}
+
 export interface AuditEventTable {
   id: Generated<number>;
   at: string;
@@ -59,6 +103,8 @@ export interface DatabaseSchema {
   users: UserTable;
   audit_events: AuditEventTable;
   recovery_codes: RecoveryCodeTable;
+  mail_tokens: MailTokenTable;
+  mail_queue: MailQueueTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

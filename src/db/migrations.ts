@@ -60,6 +60,79 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('audit_events').dropColumn('request_id').execute();
       },
     },
+    '005_email_accounts': {
+      async up(db: Db) {
+        await db.schema.alterTable('users').addColumn('email', 'text').execute();
+        // The whole address lower-cased: the unique, case-insensitive key (NULLs never clash, on both dialects).
+        await db.schema.alterTable('users').addColumn('email_key', 'text').execute();
+        await db.schema
+          .alterTable('users')
+          .addColumn('email_verified', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .createIndex('users_email_key_unique')
+          .on('users')
+          .column('email_key')
+          .unique()
+          .execute();
+        await db.schema
+          .createTable('mail_tokens')
+          .addColumn('id', 'integer', (col) =>
+            dialect === 'sqlite'
+              ? col.primaryKey().autoIncrement()
+              : col.primaryKey().generatedAlwaysAsIdentity(),
+          )
+          .addColumn('token_hash', 'text', (col) => col.notNull().unique())
+          .addColumn('kind', 'text', (col) => col.notNull())
+          .addColumn('user_id', 'integer', (col) => col.notNull())
+          .addColumn('email_key', 'text', (col) => col.notNull())
+          .addColumn('message_id', 'integer')
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .execute();
+        await db.schema
+          .createIndex('mail_tokens_user')
+          .on('mail_tokens')
+          .columns(['user_id', 'kind'])
+          .execute();
+        await db.schema.createIndex('mail_tokens_message').on('mail_tokens').column('message_id').execute();
+        await db.schema
+          .createTable('mail_queue')
+          .addColumn('id', 'integer', (col) =>
+            dialect === 'sqlite'
+              ? col.primaryKey().autoIncrement()
+              : col.primaryKey().generatedAlwaysAsIdentity(),
+          )
+          .addColumn('kind', 'text', (col) => col.notNull())
+          .addColumn('user_id', 'integer')
+          .addColumn('login', 'text')
+          .addColumn('recipient', 'text')
+          .addColumn('ip', 'text')
+          .addColumn('request_id', 'text')
+          .addColumn('status', 'text', (col) => col.notNull())
+          .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', 'bigint', (col) => col.notNull())
+          .addColumn('locked_until', 'bigint')
+          .addColumn('claim', 'text')
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .addColumn('finished_at', 'bigint')
+          .addColumn('last_error', 'text')
+          .execute();
+        await db.schema
+          .createIndex('mail_queue_due')
+          .on('mail_queue')
+          .columns(['status', 'next_attempt_at'])
+          .execute();
+      },
+      async down(db: Db) {
+        await db.schema.dropTable('mail_queue').execute();
+        await db.schema.dropTable('mail_tokens').execute();
+        await db.schema.dropIndex('users_email_key_unique').execute();
+        await db.schema.alterTable('users').dropColumn('email_verified').execute();
+        await db.schema.alterTable('users').dropColumn('email_key').execute();
+        await db.schema.alterTable('users').dropColumn('email').execute();
+      },
+    },
     '006_mfa_totp': {
       async up(db: Db) {
         // The TOTP secret is stored encrypted (src/services/data-key.ts): `totp_pending` between setup and

@@ -4,21 +4,11 @@ import { origin } from '../services/audit-log.js';
 import { usernameKey } from '../domain/username.js';
 import type { LoginAttempt, SignupAttempt } from '../services/rate-limiter.js';
 import type { ClientInfo } from '../domain/client-info.js';
+import type { RecoveryService } from '../services/recovery-service.js';
 import type { SessionService } from '../services/session-service.js';
 import type { AccountChanges, UserService } from '../services/user-service.js';
 import type { FacadeGuards } from './auth-facade.js';
-
-/** A user as the API shows it (SPEC §2, §10). */
-export interface UserView {
-  id: number;
-  username: string;
-  roles: string[];
-  mfa_enabled: boolean;
-}
-
-export function userView(user: User): UserView {
-  return { id: user.id, username: user.username, roles: user.roles, mfa_enabled: user.mfaEnabled };
-}
+import { userView, type UserView } from './user-view.js';
 
 export interface UserFacadeOptions extends FacadeGuards {
   /**
@@ -26,6 +16,8 @@ export interface UserFacadeOptions extends FacadeGuards {
    * reach them, and the audit events say so (`null`) rather than count none.
    */
   sessionsOutOfReach?: boolean | undefined;
+  /** Outstanding reset tokens die with a password or email change. */
+  recovery?: RecoveryService | undefined;
 }
 
 /** What an operator's change did to the account's sessions: how many were revoked, or null when out of reach. */
@@ -42,6 +34,7 @@ export interface OperatorResult {
 export class UserFacade {
   private readonly guards: FacadeGuards;
   private readonly sessionsOutOfReach: boolean;
+  private readonly recovery: RecoveryService | undefined;
 
   constructor(
     private readonly users: UserService,
@@ -50,6 +43,7 @@ export class UserFacade {
   ) {
     this.guards = { limiter: options.limiter, audit: options.audit };
     this.sessionsOutOfReach = options.sessionsOutOfReach ?? false;
+    this.recovery = options.recovery;
   }
 
   /**
@@ -60,20 +54,29 @@ export class UserFacade {
     username: string,
     password: string,
     client: ClientInfo,
+    email?: string,
   ): Promise<{ message: string; user: UserView }> {
     const attempt = await this.guards.limiter.beginSignup(client.ip);
     let user: User;
     try {
-      user = await this.users.register(username, password);
+      user = await this.users.register(username, password, email);
     } catch (error) {
-      // A 409 tells whether a username exists: probing names that way stays counted like a created account.
-      if (!(error instanceof DomainError && error.code === 'username_taken')) {
-        await attempt.abandoned().catch(() => undefined);
-      }
+      // A 409 tells whether a username (or email) exists: probing that way stays counted like a created account.
+      const taken =
+        error instanceof DomainError && (error.code === 'username_taken' || error.code === 'email_taken');
+      if (!taken) await attempt.abandoned().catch(() => undefined);
       throw error;
     }
     await attempt.created();
     await this.welcome(user, client);
+    if (user.email !== null) {
+      await this.guards.audit.record({
+        event: 'email_added',
+        userId: user.id,
+        username: user.username,
+        ...origin(client),
+      });
+    }
     return { message: 'User created successfully', user: userView(user) };
   }
 
@@ -125,10 +128,20 @@ export class UserFacade {
       await attempt?.succeeded();
       // A rename that went through is no probe of taken names.
       await probe?.abandoned();
-      const { user, passwordChanged, usernameChanged } = result;
+      const { user, passwordChanged, usernameChanged, emailChanged } = result;
       if (usernameChanged) {
         await this.guards.audit.record({
           event: 'username_changed',
+          userId: user.id,
+          username: user.username,
+          ...origin(client),
+        });
+      }
+      if (emailChanged) {
+        // A reset mailed to the old address must not work after the change.
+        await this.recovery?.invalidate(user.id, 'reset_password');
+        await this.guards.audit.record({
+          event: 'email_added',
           userId: user.id,
           username: user.username,
           ...origin(client),
@@ -210,6 +223,8 @@ export class UserFacade {
     keptCaller: boolean,
     client: ClientInfo | undefined,
   ): Promise<number | null> {
+    // A reset mailed before the change must not undo it.
+    await this.recovery?.invalidate(user.id, 'reset_password');
     const count = this.sessionsOutOfReach ? null : revoked;
     await this.guards.audit.record({
       event: 'password_changed',

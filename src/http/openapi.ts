@@ -43,6 +43,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'auth', description: 'Login, validation, refresh, logout' },
         { name: 'sessions', description: 'Session management' },
         { name: 'mfa', description: 'Second factor: TOTP and recovery codes' },
+        { name: 'account', description: 'Email verification and password recovery' },
         { name: 'ops', description: 'Health, readiness, keys, metrics' },
         { name: 'admin', description: 'User administration (role admin)' },
         { name: 'oauth', description: 'RFC 7662 introspection and RFC 7009 revocation' },

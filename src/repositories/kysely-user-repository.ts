@@ -16,16 +16,21 @@ const UNIQUE_VIOLATIONS = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAIN
 
 /** The error a driver's error becomes: a unique violation is the input's fault, anything else the store's. */
 function translate(error: unknown): Error {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNIQUE_VIOLATIONS.has(code))
-    return new DomainError('username_taken', { cause: error });
+  const { code, constraint, message } = error as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (typeof code === 'string' && UNIQUE_VIOLATIONS.has(code)) {
+    // PostgreSQL names the index in `constraint`, SQLite names the column in the message.
+    const onEmail = `${String(constraint)} ${String(message)}`.includes('email_key');
+    return new DomainError(onEmail ? 'email_taken' : 'username_taken', { cause: error });
+  }
   return new StoreUnavailableError(error);
 }
 
-/** A users row as selected (roles as JSON text, disabled and mfa_enabled as 0/1 on both dialects). */
+/** A users row as selected (roles as JSON text, email_verified, disabled and mfa_enabled as 0/1 on both dialects). */
 interface UserRow {
   id: number;
   username: string;
+  email: string | null;
+  email_verified: number | boolean;
   roles: string;
   disabled: number | boolean;
   mfa_enabled: number | boolean;
@@ -35,7 +40,15 @@ interface UserRowWithHash extends UserRow {
   passwordHash: string;
 }
 
-const USER_COLUMNS = ['id', 'username', 'roles', 'disabled', 'mfa_enabled'] as const;
+const USER_COLUMNS = [
+  'id',
+  'username',
+  'email',
+  'email_verified',
+  'roles',
+  'disabled',
+  'mfa_enabled',
+] as const;
 
 function parseRoles(text: string): string[] {
   try {
@@ -54,6 +67,8 @@ function toUser(row: UserRow | undefined): User | undefined {
   return {
     id: row.id,
     username: row.username,
+    email: row.email,
+    emailVerified: row.email_verified === 1 || row.email_verified === true,
     roles: parseRoles(row.roles),
     disabled: Boolean(row.disabled),
     mfaEnabled: Boolean(row.mfa_enabled),
@@ -70,7 +85,7 @@ function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
+export async function withinDeadline<T>(deadlineMs: number | undefined, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     if (deadlineMs === undefined) return await work();
@@ -150,6 +165,8 @@ export class KyselyUserRepository implements UserRepository {
           username: user.username,
           username_key: user.usernameKey,
           password_hash: user.passwordHash,
+          email: user.email?.display ?? null,
+          email_key: user.email?.key ?? null,
           created_at: at,
           updated_at: at,
         })
@@ -182,9 +199,36 @@ export class KyselyUserRepository implements UserRepository {
     return toUserWithHash(await this.readOne(this.byUsernameKey, [key]));
   }
 
+  findByEmailKey(key: string): Promise<User | undefined> {
+    if (key.includes('\u0000')) return Promise.resolve(undefined);
+    return this.guarded(async () =>
+      toUser(
+        await this.db
+          .selectFrom('users')
+          .select(USER_COLUMNS)
+          .where('email_key', '=', key)
+          .executeTakeFirst(),
+      ),
+    );
+  }
+
+  markEmailVerified(id: number, emailKey: string): Promise<boolean> {
+    return this.guarded(async () => {
+      const result = await this.db
+        .updateTable('users')
+        .set({ email_verified: 1, updated_at: this.now().toISOString() })
+        .where('id', '=', id)
+        .where('email_key', '=', emailKey)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
   update(id: number, changes: UserChanges): Promise<User | undefined> {
     return this.guarded(async () => {
-      const values: Partial<Record<'username' | 'username_key' | 'password_hash' | 'updated_at', string>> = {
+      const values: Partial<
+        Record<'username' | 'username_key' | 'password_hash' | 'updated_at' | 'email' | 'email_key', string>
+      > & { email_verified?: number } = {
         updated_at: this.now().toISOString(),
       };
       if (changes.username) {
@@ -192,6 +236,11 @@ export class KyselyUserRepository implements UserRepository {
         values.username_key = changes.username.key;
       }
       if (changes.passwordHash !== undefined) values.password_hash = changes.passwordHash;
+      if (changes.email) {
+        values.email = changes.email.display;
+        values.email_key = changes.email.key;
+        values.email_verified = 0;
+      }
       return toUser(
         await this.db
           .updateTable('users')

@@ -4,6 +4,9 @@ export interface User {
   username: string;
   /** A second factor (TOTP) is confirmed: a login needs it. */
   mfaEnabled: boolean;
+  /** Trimmed, domain lower-cased; null when the account has none. */
+  email: string | null;
+  emailVerified: boolean;
   /** Sorted, without duplicates (src/services/roles.ts). */
   roles: string[];
   /** Disabled by an admin: its logins fail like a wrong password. */
@@ -25,11 +28,14 @@ export interface NewUser {
   username: string;
   usernameKey: string;
   passwordHash: string;
+  email?: { display: string; key: string } | undefined;
 }
 
 export interface UserChanges {
   username?: { display: string; key: string };
   passwordHash?: string;
+  /** A new email, unverified until confirmed. */
+  email?: { display: string; key: string };
 }
 
 /** A user's second factor as stored: secrets encrypted (data-key.ts), never in plain text. */
@@ -51,12 +57,18 @@ export interface EncryptedSecrets {
   totpPending: string | null;
 }
 
-/** User storage; raises `username_taken` on a case-insensitive clash and StoreUnavailableError when unreachable. */
+/**
+ * User storage; raises `username_taken` (or `email_taken`) on a case-insensitive clash and StoreUnavailableError
+ * when unreachable.
+ */
 export interface UserRepository {
   create(user: NewUser): Promise<User>;
   findById(id: number): Promise<User | undefined>;
   findWithHashById(id: number): Promise<UserWithHash | undefined>;
   findByUsernameKey(key: string): Promise<UserWithHash | undefined>;
+  findByEmailKey(key: string): Promise<User | undefined>;
+  /** Marks the email verified if it is still the one whose key is given; false otherwise. */
+  markEmailVerified(id: number, emailKey: string): Promise<boolean>;
   /** Applies the changes; undefined when the user no longer exists. */
   update(id: number, changes: UserChanges): Promise<User | undefined>;
   /** Replaces the hash only if it is still `expected` (a rehash must not undo a concurrent password change). */

@@ -7,15 +7,20 @@ import { clientInfo } from './client-info.js';
 /** The seed's /user routes. */
 export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserFacade }> = async (app, { users }) => {
   app.post('/user', { schema: CreateUserSchema }, async (request, reply) => {
-    const result = await users.create(request.body.username, request.body.password, clientInfo(request));
+    const { username, password, email } = request.body;
+    const result = await users.create(username, password, clientInfo(request), email);
     return reply.status(201).send(result);
   });
 
   app.get('/user', { schema: GetUserSchema }, async (request) => users.get(bearerToken(request)));
 
   app.put('/user', { schema: UpdateUserSchema }, async (request) => {
-    const { username, password, current_password: currentPassword } = request.body;
-    return users.update(bearerToken(request), { username, password, currentPassword }, clientInfo(request));
+    const { username, password, email, current_password: currentPassword } = request.body;
+    return users.update(
+      bearerToken(request),
+      { username, password, email, currentPassword },
+      clientInfo(request),
+    );
   });
 
   app.delete('/user', { schema: DeleteUserSchema }, async (request) =>

@@ -19,6 +19,12 @@ export const UserView = Type.Object(
     id: Type.Integer(),
     username: Type.String({ description: 'As stored (NFKC form).' }),
     mfa_enabled: Type.Boolean({ description: 'Two-factor authentication (TOTP) is on.' }),
+    email: Type.Union([Type.String(), Type.Null()], {
+      description: 'Trimmed, domain lower-cased; null when the account has none.',
+    }),
+    email_verified: Type.Boolean({
+      description: 'True once the current email was confirmed by a mailed token.',
+    }),
     roles: Type.Array(Type.String(), {
       description: "The user's roles (SPEC §12), sorted; none by default.",
     }),

@@ -11,14 +11,27 @@ const Password = Type.String({
   description: 'Password policy of SPEC §4 (8–1024 characters by default).',
 });
 
-export const CreateUserBody = Type.Object({ username: Username, password: Password });
+export const Email = Type.String({
+  maxLength: 512,
+  description: 'An email address; stored trimmed with the domain lower-cased, unique case-insensitively.',
+});
+
+export const CreateUserBody = Type.Object({
+  username: Username,
+  password: Password,
+  email: Type.Optional(Email),
+});
 export type CreateUserBody = Static<typeof CreateUserBody>;
 
 export const UpdateUserBody = Type.Object({
   username: Type.Optional(Username),
   password: Type.Optional(Password),
+  email: Type.Optional(Email),
   current_password: Type.Optional(
-    Type.String({ maxLength: 4096, description: 'Required to change the username or the password.' }),
+    Type.String({
+      maxLength: 4096,
+      description: 'Required to change the username, the password or the email.',
+    }),
   ),
 });
 export type UpdateUserBody = Static<typeof UpdateUserBody>;
@@ -41,7 +54,7 @@ export const GetUserSchema = {
 };
 
 export const UpdateUserSchema = {
-  summary: 'Change username and/or password',
+  summary: 'Change username, password and/or email',
   tags: ['users'],
   security: [{ bearer: [] }],
   body: UpdateUserBody,

@@ -5,6 +5,8 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** Read at scrape time: hashes waiting for a hashing slot. */
   hashQueueDepth?: () => number;
+  /** Read at scrape time: the mail queue's depth and oldest message (a database query). */
+  mailQueue?: () => Promise<{ queued: number; oldestAgeMs: number }>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -67,7 +69,7 @@ export class Metrics {
 
   readonly rateLimited = new Counter({
     name: 'keyward_rate_limit_rejections_total',
-    help: 'Requests refused with 429, by limit (login_failures, login_ip, signup_ip).',
+    help: 'Requests refused with 429, by limit (login_failures, login_ip, signup_ip, recovery_ip), and recovery mails dropped by recovery_account.',
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
@@ -91,7 +93,54 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly mailSent = new Counter({
+    name: 'keyward_mail_sent_total',
+    help: 'Mails sent (or written to the outbox).',
+    registers: [this.registry],
+  });
+
+  readonly mailFailed = new Counter({
+    name: 'keyward_mail_failed_total',
+    help: 'Mails given up after MAIL_RETRY_FOR seconds of failed attempts.',
+    registers: [this.registry],
+  });
+
+  readonly mailRetries = new Counter({
+    name: 'keyward_mail_retries_total',
+    help: 'Failed send attempts that will be retried.',
+    registers: [this.registry],
+  });
+
   constructor(options: MetricsOptions = {}) {
+    const mailQueue = options.mailQueue;
+    if (mailQueue) {
+      let last: Promise<{ queued: number; oldestAgeMs: number }> | undefined;
+      // One query serves both gauges of a scrape.
+      const read = () => {
+        last ??= mailQueue().finally(() => {
+          last = undefined;
+        });
+        return last;
+      };
+      new Gauge({
+        name: 'keyward_mail_queued',
+        help: 'Mails waiting to be sent (queued, being sent, or waiting for a retry), in the shared database.',
+        registers: [this.registry],
+        async collect() {
+          const stats = await read().catch(() => undefined);
+          if (stats) this.set(stats.queued);
+        },
+      });
+      new Gauge({
+        name: 'keyward_mail_oldest_queued_age_seconds',
+        help: 'Age of the oldest mail still waiting to be sent (0 when none is).',
+        registers: [this.registry],
+        async collect() {
+          const stats = await read().catch(() => undefined);
+          if (stats) this.set(stats.oldestAgeMs / 1000);
+        },
+      });
+    }
     const queueDepth = options.hashQueueDepth;
     if (queueDepth) {
       new Gauge({

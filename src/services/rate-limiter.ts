@@ -4,7 +4,8 @@ import { DomainError } from '../errors.js';
 import type { RateLimitCount, RateLimitStore } from '../stores/rate-limit-store.js';
 
 /** The limits of SPEC §4, as named in metrics and audit events. */
-export type RateLimitName = 'login_failures' | 'login_ip' | 'signup_ip' | 'mfa_user';
+export type RateLimitName =
+  'login_failures' | 'login_ip' | 'signup_ip' | 'mfa_user' | 'recovery_ip' | 'recovery_account';
 
 export interface RateLimiterOptions {
   store: RateLimitStore;
@@ -17,6 +18,10 @@ export interface RateLimiterOptions {
   signupPerIp: number;
   /** Second-factor codes tried per user per window (SPEC §10), whatever mfa_token or address they come with. */
   mfaPerUser: number;
+  /** Recovery and verification mails per account per window (SPEC §9); more are dropped silently. */
+  recoveryPerAccount: number;
+  /** Requests per IP per window on /password/forgot and /email/verify. */
+  recoveryPerIp: number;
   windowSec: number;
   now: () => number;
   /** Observes every rejection (metrics). */
@@ -153,6 +158,27 @@ export class RateLimiter {
     const key = `su:${bucket}`;
     await this.take('signup_ip', key, this.options.signupPerIp, bucket);
     return { created: NOTHING, abandoned: () => this.store.release(key, this.now()) };
+  }
+
+  /** Counts a request on /password/forgot or /email/verify for the IP; throws RateLimitedError over the limit. */
+  async beginRecovery(ip: string): Promise<void> {
+    if (!this.options.enabled) return;
+    await this.take('recovery_ip', `rc:${ipBucket(ip)}`, this.options.recoveryPerIp);
+  }
+
+  /**
+   * Counts a recovery or verification mail for the account; false when it is over the limit (the mail is then
+   * dropped silently: the client's answer must not tell).
+   */
+  async allowRecoveryMail(userId: number): Promise<boolean> {
+    if (!this.options.enabled) return true;
+    try {
+      await this.take('recovery_account', `rm:${userId}`, this.options.recoveryPerAccount);
+      return true;
+    } catch (error) {
+      if (error instanceof RateLimitedError) return false;
+      throw error;
+    }
   }
 
   private async take(

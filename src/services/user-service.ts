@@ -9,20 +9,24 @@ import type { SessionGeneration } from '../stores/token-store.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { PasswordPolicy } from './password-policy.js';
 import { usernameKey } from '../domain/username.js';
+import { emailKey, normalizeEmail, type EmailAddress } from './email-address.js';
 import { normalizeRoles } from './roles.js';
 
 export interface AccountChanges {
   username?: string | undefined;
   password?: string | undefined;
   currentPassword?: string | undefined;
+  email?: string | undefined;
 }
 
 /** A change request that passed every rule that does not need the account. */
 export interface CheckedChanges {
   username?: { display: string; key: string };
   password?: string;
-  /** Required for every change: a stolen access token alone can neither rename an account nor re-password it. */
+  /** Required for every change: a stolen access token alone can neither rename an account, re-password it nor
+   * move its email (where a password reset goes). */
   currentPassword: string;
+  email?: EmailAddress;
 }
 
 /** The outcome of a credential check (the reason is for the audit log, never for the client). */
@@ -53,15 +57,65 @@ export class UserService {
     this.onRehashError = options.onRehashError;
   }
 
-  /** Creates an account after every policy check; `username_taken` on a case-insensitive clash. */
-  async register(username: string, password: string): Promise<User> {
+  /**
+   * Creates an account after every policy check; `username_taken` (or `email_taken`) on a case-insensitive
+   * clash. The email, when given, starts unverified.
+   */
+  async register(username: string, password: string, email?: string): Promise<User> {
     const name = this.policy.checkUsername(username);
+    const address = email === undefined ? undefined : normalizeEmail(email);
     this.policy.checkPassword(password);
     this.policy.checkPasswordAgainstUsername(password, name.display);
     // A cheap look-up first spares a hash for an obvious duplicate; the unique index settles races.
     if (await this.users.findByUsernameKey(name.key)) throw new DomainError('username_taken');
+    if (address && (await this.users.findByEmailKey(address.key))) throw new DomainError('email_taken');
     const passwordHash = await this.hasher.hash(password);
-    return this.users.create({ username: name.display, usernameKey: name.key, passwordHash });
+    return this.users.create({ username: name.display, usernameKey: name.key, passwordHash, email: address });
+  }
+
+  /** The account a `/password/forgot` login names: a username, or else an email. */
+  async findByLogin(login: string): Promise<User | undefined> {
+    const byName = await this.users.findByUsernameKey(usernameKey(login));
+    if (byName) return withoutHash(byName);
+    return this.users.findByEmailKey(emailKey(login));
+  }
+
+  /** Checks a new password against the policy (for this account's username) and hashes it. */
+  async hashNewPassword(user: User, password: string): Promise<string> {
+    this.policy.checkPassword(password);
+    this.policy.checkPasswordAgainstUsername(password, user.username);
+    return this.hasher.hash(password);
+  }
+
+  /**
+   * Sets a password hash computed by `hashNewPassword` (a reset by mail); false when the account is gone. The
+   * fence is the commit point, as in `setPassword`: if it fails, the old hash is put back.
+   */
+  async setPasswordHash(userId: number, passwordHash: string, fence: () => Promise<void>): Promise<boolean> {
+    const current = await this.users.findWithHashById(userId);
+    if (!current || !(await this.users.update(userId, { passwordHash }))) return false;
+    try {
+      await fence();
+    } catch (error) {
+      await this.users.replaceHash(userId, passwordHash, current.passwordHash).catch(() => false);
+      throw error;
+    }
+    return true;
+  }
+
+  /** Sets a new, unverified email (an operator's); `email_taken` when another account has it. */
+  async setEmail(userId: number, email: string): Promise<User> {
+    const address = normalizeEmail(email);
+    const owner = await this.users.findByEmailKey(address.key);
+    if (owner && owner.id !== userId) throw new DomainError('email_taken');
+    const user = await this.users.update(userId, { email: address });
+    if (!user) throw new DomainError('not_found', { message: 'no such user' });
+    return user;
+  }
+
+  /** Marks the email verified if it is still the address `emailKey` names. */
+  markEmailVerified(userId: number, key: string): Promise<boolean> {
+    return this.users.markEmailVerified(userId, key);
   }
 
   /**
@@ -106,21 +160,23 @@ export class UserService {
 
   /** Checks the parts of a change that need no account, before any token is consumed. */
   checkChanges(changes: AccountChanges): CheckedChanges {
-    if (changes.username === undefined && changes.password === undefined) {
-      throw new DomainError('validation_failed', { message: 'username or password is required' });
+    if (changes.username === undefined && changes.password === undefined && changes.email === undefined) {
+      throw new DomainError('validation_failed', { message: 'username, password or email is required' });
     }
     const username = changes.username === undefined ? undefined : this.policy.checkUsername(changes.username);
+    const email = changes.email === undefined ? undefined : normalizeEmail(changes.email);
     if (changes.password !== undefined) this.policy.checkPassword(changes.password);
     if (changes.currentPassword === undefined) {
       throw new DomainError('current_password_required', {
         message:
-          changes.password === undefined
+          changes.password === undefined && changes.email === undefined
             ? 'current_password is required to change the username'
             : ERRORS.current_password_required.message,
       });
     }
     return {
       ...(username === undefined ? {} : { username }),
+      ...(email === undefined ? {} : { email }),
       ...(changes.password === undefined ? {} : { password: changes.password }),
       currentPassword: changes.currentPassword,
     };
@@ -138,13 +194,19 @@ export class UserService {
     userId: number,
     changes: CheckedChanges,
     fence: () => Promise<void> = async () => undefined,
-  ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean }> {
+  ): Promise<{ user: User; passwordChanged: boolean; usernameChanged: boolean; emailChanged: boolean }> {
     const current = await this.users.findWithHashById(userId);
     if (!current) throw new DomainError('invalid_token');
     const update: UserChanges = {};
     const verified = await this.hasher.verify(current.passwordHash, changes.currentPassword);
     if (!verified.ok) throw new DomainError('wrong_current_password');
     const renamed = changes.username !== undefined && changes.username.display !== current.username;
+    // The same address in another case is the same mailbox: it stays as it is, verified or not.
+    if (changes.email && changes.email.key !== current.email?.toLowerCase()) {
+      const owner = await this.users.findByEmailKey(changes.email.key);
+      if (owner && owner.id !== userId) throw new DomainError('email_taken');
+      update.email = changes.email;
+    }
     if (changes.password !== undefined) {
       this.policy.checkPasswordAgainstUsername(
         changes.password,
@@ -160,11 +222,12 @@ export class UserService {
       update.username = changes.username;
     }
     if (changes.password !== undefined) update.passwordHash = await this.hasher.hash(changes.password);
-    if (update.username === undefined && update.passwordHash === undefined) {
+    if (update.username === undefined && update.passwordHash === undefined && update.email === undefined) {
       return {
         user: withoutHash(current),
         passwordChanged: false,
         usernameChanged: false,
+        emailChanged: false,
       };
     }
     const user = await this.users.update(userId, update);
@@ -183,6 +246,7 @@ export class UserService {
       user,
       passwordChanged: update.passwordHash !== undefined,
       usernameChanged: update.username !== undefined,
+      emailChanged: update.email !== undefined,
     };
   }
 

@@ -89,7 +89,15 @@ describe('keyward user and audit on the embedded stores', () => {
     const json = await runCli(['user', 'list', '--json', '--limit', '1'], ws.env);
     assertExit(json, 0);
     assert.deepEqual(jsonLines(json.stdout), [
-      { id: alice, username: 'alice', roles: [], disabled: false, mfa_enabled: false },
+      {
+        id: alice,
+        username: 'alice',
+        email: null,
+        email_verified: false,
+        roles: [],
+        disabled: false,
+        mfa_enabled: false,
+      },
     ]);
   });
 

@@ -3,14 +3,18 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it as nodeIt } from 'node:test';
 import { DomainError, StoreUnavailableError } from '../../src/errors.js';
+import type { MailRepository } from '../../src/repositories/mail-repository.js';
 import type { User, UserRepository } from '../../src/repositories/user-repository.js';
+import { normalizeEmail } from '../../src/services/email-address.js';
 import { usernameKey } from '../../src/domain/username.js';
 import { normalizeUsername } from '../../src/services/password-policy.js';
 
 export interface RepositoryUnderTest {
   users: UserRepository;
+  /** The mail tables of the same database. */
+  mail: MailRepository;
   /** A repository over a database that cannot be reached (closed port, destroyed connection). */
-  unreachable: () => Promise<{ users: UserRepository; close: () => Promise<void> }>;
+  unreachable: () => Promise<{ users: UserRepository; mail: MailRepository; close: () => Promise<void> }>;
   cleanup: () => Promise<void>;
 }
 
@@ -53,6 +57,10 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
     if (typeof made === 'string') throw new Error(made);
     return made.users;
   };
+  const mail = (): MailRepository => {
+    if (typeof made === 'string') throw new Error(made);
+    return made.mail;
+  };
 
   describe(suite, () => {
     after(async () => {
@@ -69,6 +77,8 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
         assert.deepEqual(created, {
           id: created.id,
           username: input.username,
+          email: null,
+          emailVerified: false,
           roles: [],
           disabled: false,
           mfaEnabled: false,
@@ -158,6 +168,8 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
         assert.deepEqual(updated, {
           id: created.id,
           username: next,
+          email: null,
+          emailVerified: false,
           roles: [],
           disabled: false,
           mfaEnabled: false,
@@ -407,6 +419,143 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
       });
     });
 
+    describe('email', () => {
+      it('an email is stored as given, found by its key, and starts unverified; accounts without one never clash', async () => {
+        const users = repo();
+        const address = normalizeEmail(`  Mixed.Case+${name('m')}@Example.ORG `);
+        const created = await users.create({ ...newUser(), email: address });
+        assert.equal(created.email, address.display);
+        assert.match(created.email, /@example\.org$/);
+        assert.equal(created.emailVerified, false);
+        assert.deepEqual(await users.findByEmailKey(address.key), created);
+        assert.equal(await users.findByEmailKey(`nobody-${name()}@example.org`), undefined);
+        await users.create(newUser());
+        await users.create(newUser());
+      });
+
+      it('an email differing only by case is taken: email_taken, on create and on update', async () => {
+        const users = repo();
+        const address = normalizeEmail(`${name('Taken')}@example.com`);
+        await users.create({ ...newUser(), email: address });
+        const upper = normalizeEmail(address.display.toUpperCase());
+        await rejectsWith(users.create({ ...newUser(), email: upper }), 'email_taken');
+        const other = await users.create(newUser());
+        await rejectsWith(users.update(other.id, { email: upper }), 'email_taken');
+      });
+
+      it('verification holds only for the address it names, and a changed email is unverified again', async () => {
+        const users = repo();
+        const first = normalizeEmail(`${name('v')}@example.com`);
+        const created = await users.create({ ...newUser(), email: first });
+        assert.equal(await users.markEmailVerified(created.id, `${name()}@example.com`), false);
+        assert.equal(await users.markEmailVerified(created.id, first.key), true);
+        assert.equal((await users.findById(created.id))?.emailVerified, true);
+        const second = normalizeEmail(`${name('w')}@example.com`);
+        const updated = await users.update(created.id, { email: second });
+        assert.deepEqual(updated, { ...created, email: second.display, emailVerified: false });
+        assert.equal(await users.markEmailVerified(created.id, first.key), false);
+      });
+    });
+
+    describe('mail tokens and queue', () => {
+      const now = 1_900_000_000_000;
+
+      it('a token is found by hash and kind only, until it expires; consuming it works once', async () => {
+        const store = mail();
+        const hash = name('h');
+        await store.insertToken(
+          {
+            hash,
+            kind: 'reset_password',
+            userId: 7,
+            emailKey: 'a@b.example',
+            messageId: null,
+            expiresAt: now + 1000,
+          },
+          now,
+        );
+        assert.deepEqual(await store.findToken(hash, 'reset_password', now), {
+          userId: 7,
+          emailKey: 'a@b.example',
+        });
+        assert.equal(await store.findToken(hash, 'verify_email', now), undefined);
+        assert.equal(await store.findToken(hash, 'reset_password', now + 1000), undefined);
+        assert.equal(await store.consumeToken(hash, 'verify_email', now), undefined);
+        const [a, b] = await Promise.all([
+          store.consumeToken(hash, 'reset_password', now),
+          store.consumeToken(hash, 'reset_password', now),
+        ]);
+        assert.deepEqual([a, b].filter(Boolean), [{ userId: 7, emailKey: 'a@b.example' }]);
+      });
+
+      it("deleting a user's tokens of one kind leaves the other kind", async () => {
+        const store = mail();
+        const userId = 1000 + Math.floor(Math.random() * 1e6);
+        const reset = name('r');
+        const verify = name('v');
+        for (const [hash, kind] of [
+          [reset, 'reset_password'],
+          [verify, 'verify_email'],
+        ] as const) {
+          await store.insertToken(
+            { hash, kind, userId, emailKey: 'x@y.example', messageId: null, expiresAt: now + 1000 },
+            now,
+          );
+        }
+        assert.equal(await store.deleteUserTokens(userId, 'reset_password'), 1);
+        assert.equal(await store.findToken(reset, 'reset_password', now), undefined);
+        assert.ok(await store.findToken(verify, 'verify_email', now));
+      });
+
+      it('of two concurrent claimers each due message goes to exactly one; a lapsed lease is claimed again', async () => {
+        const store = mail();
+        const base = now + 10_000_000 + Math.floor(Math.random() * 1e6);
+        const ids = await Promise.all(
+          Array.from({ length: 12 }, (_v, i) =>
+            store.enqueue({ kind: 'test', recipient: `r${i}@example.com` }, base),
+          ),
+        );
+        const [one, two] = await Promise.all([
+          store.claim('one', base, 1000, 100),
+          store.claim('two', base, 1000, 100),
+        ]);
+        const claimed = [...one, ...two].map((m) => m.id).filter((id) => ids.includes(id));
+        assert.equal(new Set(claimed).size, claimed.length, 'no message claimed twice');
+        assert.deepEqual(
+          claimed.sort((x, y) => x - y),
+          [...ids].sort((x, y) => x - y),
+        );
+        // Nothing is due while the leases run.
+        assert.deepEqual(
+          (await store.claim('three', base + 999, 1000, 100)).filter((m) => ids.includes(m.id)),
+          [],
+        );
+        const first = [...one, ...two].find((m) => m.id === ids[0]);
+        assert.ok(first);
+        assert.equal(await store.finish(first, 'sent', base), true);
+        const again = (await store.claim('four', base + 1000, 1000, 100)).filter((m) => ids.includes(m.id));
+        assert.equal(again.length, 11, 'every row whose lease lapsed, but not the one settled');
+        assert.ok(again.every((m) => m.attempts === 2));
+        const lost = again[0];
+        assert.ok(lost);
+        assert.equal(
+          await store.finish({ ...lost, claim: 'one' }, 'sent', base),
+          false,
+          'a lost claim settles nothing',
+        );
+        for (const m of again) await store.retryAt(m, base + 5000, 'refused');
+        assert.deepEqual(
+          (await store.claim('five', base + 4999, 1000, 100)).filter((m) => ids.includes(m.id)),
+          [],
+        );
+        const retried = (await store.claim('six', base + 5000, 1000, 100)).filter((m) => ids.includes(m.id));
+        assert.equal(retried.length, 11);
+        for (const m of retried) await store.finish(m, 'failed', base + 5000, 'gave up');
+        const stats = await store.stats(base + 5000);
+        assert.equal(typeof stats.queued, 'number');
+      });
+    });
+
     describe('roles, disabled and search', () => {
       it('a new user has no roles and is enabled; setRoles and setDisabled change that', async () => {
         const users = repo();
@@ -495,6 +644,13 @@ export async function userRepositoryContract(suite: string, make: MakeRepository
             () => down.users.setDisabled(1, true),
             () => down.users.list({ limit: 1, query: 'a' }),
           ];
+          calls.push(
+            () => down.mail.enqueue({ kind: 'test' }, 1),
+            () => down.mail.claim('c', 1, 1, 1),
+            () => down.mail.findToken('h', 'reset_password', 1),
+            () => down.mail.consumeToken('h', 'reset_password', 1),
+            () => down.users.findByEmailKey('a@b.example'),
+          );
           for (const call of calls) await assert.rejects(call(), StoreUnavailableError);
         } finally {
           await down.close();

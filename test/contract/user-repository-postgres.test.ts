@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { KyselyMailRepository } from '../../src/repositories/kysely-mail-repository.js';
 import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
 import { createTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/postgres.js';
 import { userRepositoryContract } from './user-repository-contract.js';
@@ -18,9 +19,14 @@ await userRepositoryContract('KyselyUserRepository on PostgreSQL', async () => {
   await migrateToLatest(database);
   return {
     users: new KyselyUserRepository(database),
+    mail: new KyselyMailRepository(database),
     unreachable: async () => {
       const down = openDatabase('postgres://postgres@127.0.0.1:1/test');
-      return { users: new KyselyUserRepository(down), close: () => down.close() };
+      return {
+        users: new KyselyUserRepository(down),
+        mail: new KyselyMailRepository(down),
+        close: () => down.close(),
+      };
     },
     cleanup: async () => {
       await database.close();
@@ -50,13 +56,21 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
         '001_users',
         '002_audit_events',
         '003_audit_request_id',
+        '005_email_accounts',
         '006_mfa_totp',
         '007_roles_users',
       ]);
       const rows = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(a.db);
       assert.deepEqual(
         rows.rows.map((r) => r.name),
-        ['001_users', '002_audit_events', '003_audit_request_id', '006_mfa_totp', '007_roles_users'],
+        [
+          '001_users',
+          '002_audit_events',
+          '003_audit_request_id',
+          '005_email_accounts',
+          '006_mfa_totp',
+          '007_roles_users',
+        ],
       );
       assert.deepEqual(await migrateToLatest(b), [], 'a third run has nothing to do');
     } finally {
@@ -113,7 +127,7 @@ describe('the database on PostgreSQL: migrations and prepared statements', () =>
     async () => {
       const held = await preparedAfterLookups(true);
       const lookups = held.filter((s) =>
-        /^select "id", "username", "roles", "disabled", "mfa_enabled" from "users" where "id" = \$1$/.test(
+        /^select "id", "username", "email", "email_verified", "roles", "disabled", "mfa_enabled" from "users" where "id" = \$1$/.test(
           s.statement,
         ),
       );

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { KyselyMailRepository } from '../../src/repositories/kysely-mail-repository.js';
 import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
 import { userRepositoryContract } from './user-repository-contract.js';
 
@@ -16,12 +17,17 @@ async function onSqlite(title: string, withReader: boolean): Promise<void> {
       new KyselyUserRepository(withReader ? db : { ...db, readRow: undefined });
     return {
       users: repository(database),
+      mail: new KyselyMailRepository(database),
       unreachable: async () => {
         // A database whose connection has been closed under the repository.
         const closed = openDatabase(`sqlite:${path.join(dir, 'closed.db')}`);
         await migrateToLatest(closed);
         await closed.close();
-        return { users: repository(closed), close: async () => undefined };
+        return {
+          users: repository(closed),
+          mail: new KyselyMailRepository(closed),
+          close: async () => undefined,
+        };
       },
       cleanup: async () => {
         await database.close();

@@ -61,7 +61,7 @@ describe('the server process over TCP', { timeout: 6 * START_TIMEOUT_MS }, () =>
     assert.equal(created.status, 201);
     assert.equal(created.body.message, 'User created successfully');
     const user = created.body.user as { id: number; username: string };
-    assert.deepEqual(user, { id: user.id, username, roles: [] });
+    assert.deepEqual(user, { id: user.id, username, email: null, email_verified: false, roles: [] });
 
     const login = await send(agent, base, 'POST', '/authenticate_user', {
       json: { username, password: PASSWORD },

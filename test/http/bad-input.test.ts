@@ -105,6 +105,8 @@ describe('request bodies', () => {
     });
     assertOk(res, 201);
     assert.deepEqual(Object.keys(res.json<{ user: object }>().user).sort(), [
+      'email',
+      'email_verified',
       'id',
       'mfa_enabled',
       'roles',

@@ -237,14 +237,21 @@ describe('logs never contain a secret', () => {
       const seenIds = new Set(parsed.map((entry) => entry.reqId).filter((id) => typeof id === 'string'));
       for (const id of requestIds) assert.ok(seenIds.has(id), `no log line for request ${id}`);
       assert.ok([...seenIds].every((id) => requestIds.has(id)));
-      // Lines without a request id: the startup lines, and audit events, which the facades log through the
-      // root logger (they carry user id and IP instead).
+      // Lines without a request id: the startup lines, audit events, which the facades log through the root
+      // logger (they carry user id and IP instead), and the background mail sender's.
       const unbound = parsed.filter((entry) => entry.reqId === undefined);
-      const startup = new Set(['signing key loaded', 'token store: in-process memory', 'rate limits']);
+      const startup = new Set([
+        'signing key loaded',
+        'token store: in-process memory',
+        'rate limits',
+        'mailer',
+      ]);
       for (const entry of unbound) {
         const msg = String(entry.msg);
         assert.ok(
-          entry.component === 'audit' || [...startup].some((m) => msg.startsWith(m)),
+          entry.component === 'audit' ||
+            entry.component === 'mail' ||
+            [...startup].some((m) => msg.startsWith(m)),
           `log line without a request id: ${JSON.stringify(entry)}`,
         );
       }

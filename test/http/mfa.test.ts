@@ -155,6 +155,8 @@ for (const store of STORES) {
         assert.deepEqual(me.json<UserBody>().user, {
           id: user.userId,
           username: user.username,
+          email: null,
+          email_verified: false,
           roles: [],
           mfa_enabled: false,
         });

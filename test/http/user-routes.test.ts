@@ -38,7 +38,7 @@ describe('POST /user', () => {
     assert.ok(Number.isSafeInteger(body.user.id) && body.user.id > 0);
     assert.deepEqual(body, {
       message: 'User created successfully',
-      user: { id: body.user.id, username, roles: [], mfa_enabled: false },
+      user: { id: body.user.id, username, email: null, email_verified: false, roles: [], mfa_enabled: false },
     });
   });
 
@@ -197,7 +197,14 @@ describe('GET /user', () => {
     assertOk(res);
     const body = res.json<UserBody>();
     assert.deepEqual(body, {
-      user: { id: s.userId, username: s.username, roles: [], mfa_enabled: false },
+      user: {
+        id: s.userId,
+        username: s.username,
+        email: null,
+        email_verified: false,
+        roles: [],
+        mfa_enabled: false,
+      },
       token: body.token,
     });
     assert.notEqual(body.token, s.token);
@@ -268,7 +275,14 @@ describe('PUT /user', () => {
     const body = res.json<UserBody & { message: string }>();
     assert.deepEqual(body, {
       message: 'User updated successfully',
-      user: { id: s.userId, username: newName, roles: [], mfa_enabled: false },
+      user: {
+        id: s.userId,
+        username: newName,
+        email: null,
+        email_verified: false,
+        roles: [],
+        mfa_enabled: false,
+      },
       token: body.token,
     });
     await expectDead(t.app, s.token);
@@ -461,6 +475,8 @@ describe('DELETE /user', () => {
     assert.deepEqual(res.json<UserBody>().user, {
       id: again.userId,
       username: s.username,
+      email: null,
+      email_verified: false,
       roles: [],
       mfa_enabled: false,
     });

@@ -69,7 +69,7 @@ describe('loadConfig defaults', () => {
     assert.ok(config.passwords.hashConcurrency >= 1);
   });
 
-  it('enables the rate limits of SPEC §4 with their defaults', () => {
+  it('enables the rate limits of SPEC §4 and §9 with their defaults', () => {
     assert.deepEqual(config.rateLimit, {
       enabled: true,
       loginFailures: 10,
@@ -77,7 +77,17 @@ describe('loadConfig defaults', () => {
       signupPerIp: 20,
       mfaPerUser: 10,
       windowSec: 900,
+      recoveryPerAccount: 5,
+      recoveryPerIp: 20,
     });
+  });
+
+  it('mails into DATA_DIR/outbox without SMTP_URL, with links to http://<HOST>:<PORT> and the SPEC §9 lifetimes', () => {
+    assert.equal(config.mail.smtpUrl, undefined);
+    assert.equal(config.mail.publicUrl, 'http://127.0.0.1:5000');
+    assert.equal(config.mail.resetTtlSec, 1800);
+    assert.equal(config.mail.verificationTtlSec, 86400);
+    assert.ok(config.mail.outboxDir.endsWith('outbox'));
   });
 
   it('uses the memory token store when no Redis is configured', () => {
@@ -359,6 +369,30 @@ describe('loadConfig with a .env file', () => {
         assert.ok(error.problems[0]?.startsWith('PORT:'));
         return true;
       },
+    );
+  });
+});
+
+describe('mail settings', () => {
+  it('SMTP_URL needs MAIL_FROM; a PUBLIC_URL loses its trailing slash; an IPv6 HOST is bracketed', () => {
+    assert.throws(
+      () => loadConfig({ SMTP_URL: 'smtp://mail.example.com:587' }),
+      /MAIL_FROM: required with SMTP_URL/,
+    );
+    assert.throws(() => loadConfig({ SMTP_URL: 'http://mail.example.com' }), /SMTP_URL/);
+    const config = loadConfig({
+      SMTP_URL: 'smtps://u:p@mail.example.com',
+      MAIL_FROM: 'a@example.com',
+      PUBLIC_URL: 'https://auth.example.com/',
+    });
+    assert.equal(config.mail.publicUrl, 'https://auth.example.com');
+    assert.equal(loadConfig({ HOST: '::1', PORT: '8080' }).mail.publicUrl, 'http://[::1]:8080');
+  });
+
+  it('a problem with SMTP_URL never echoes its value (it may hold the password)', () => {
+    assert.throws(
+      () => loadConfig({ SMTP_URL: 'ftp://user:Secret-Pass-1@x' }),
+      (error: Error) => !error.message.includes('Secret-Pass-1'),
     );
   });
 });

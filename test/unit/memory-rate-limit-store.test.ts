@@ -15,6 +15,8 @@ function limiter(store: MemoryRateLimitStore, limits: { loginFailures?: number; 
     loginPerIp: limits.loginPerIp ?? 1_000_000_000,
     signupPerIp: 20,
     mfaPerUser: 10,
+    recoveryPerAccount: 5,
+    recoveryPerIp: 20,
     windowSec: WINDOW_SEC,
     now: () => ms,
     onReject: () => undefined,

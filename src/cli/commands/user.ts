@@ -1,10 +1,10 @@
 import { parseLimit } from '../args.js';
 import type { CliContext } from '../cli-context.js';
-import { userView } from '../../facades/user-facade.js';
 import { CliError, EXIT_OK, usageError } from '../cli-error.js';
 import type { Command, CommandGroup } from '../command.js';
 import { usernameKey } from '../../domain/username.js';
 import { DomainError } from '../../errors.js';
+import { userView } from '../../facades/user-view.js';
 import { withoutHash, type User } from '../../repositories/user-repository.js';
 import { removesAny } from '../../services/roles.js';
 import { usernameProblem } from '../../services/username-profile.js';
@@ -156,6 +156,21 @@ const revokeSessions: Command = {
   },
 };
 
+const setEmail: Command = {
+  name: 'set-email',
+  summary: "Set a user's email (unverified until confirmed; same rules as PUT /user)",
+  positionals: ['username', 'email'],
+  details: `The address is stored trimmed with the domain lower-cased and must not belong to another account
+(case-insensitively). Outstanding password reset tokens of the account are invalidated. The user confirms the
+address with POST /email/verification and the mailed token.`,
+  async run(ctx, { positionals }) {
+    const user = await findUser(ctx, positionals[0] ?? '');
+    const updated = await (await ctx.deps()).accountFacade.setEmail(user.id, positionals[1] ?? '');
+    ctx.out(`set the email of ${JSON.stringify(user.username)} to ${updated.email ?? ''} (unverified)`);
+    return EXIT_OK;
+  },
+};
+
 /** `--add a,b`: a comma-separated list of role names (empty when absent). */
 function roleList(value: string | boolean | undefined): string[] {
   if (typeof value !== 'string') return [];
@@ -236,5 +251,5 @@ changed. Exit status 0 either way.`,
 export const userCommands: CommandGroup = {
   name: 'user',
   summary: 'Manage user accounts',
-  commands: [create, list, setPassword, remove, revokeSessions, roles, checkNames, mfaReset],
+  commands: [create, list, setPassword, remove, revokeSessions, setEmail, roles, checkNames, mfaReset],
 };
