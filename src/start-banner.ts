@@ -2,17 +2,12 @@ import type { Config } from './config.js';
 import { redactUrl } from './redact-url.js';
 import { describeRedisTarget } from './stores/redis-target.js';
 
-/**
- * Where mail goes, for the banner. No mail settings exist in this config yet: when they do (SMTP URL, sender),
- * describe them here, credentials masked with redactUrl, e.g. `smtp://mail.example:587 as "Keyward <no-reply@…>"`.
- */
+/** Where mail goes, for the banner: the outbox folder, or the SMTP server with its credentials masked. */
 export function describeMail(config: Config): string {
-  const mail = (config as { mail?: unknown }).mail;
-  if (mail === undefined) return 'not configured (Keyward sends no mail)';
-  if (typeof mail === 'object' && mail !== null && 'url' in mail && typeof mail.url === 'string') {
-    return redactUrl(mail.url);
-  }
-  return 'configured';
+  const { mail } = config;
+  return mail.smtpUrl === undefined
+    ? `outbox: .eml files in ${mail.outboxDir} (no SMTP_URL)`
+    : `SMTP ${redactUrl(mail.smtpUrl)}, from ${mail.from}`;
 }
 
 /** A browsable base URL: a wildcard listen address (0.0.0.0, ::) is reached as localhost. */

@@ -1,14 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDir, makePrivate } from '../private-files.js';
 
 /** One AES-256 key that encrypts secrets at rest (TOTP secrets) and keys the recovery-code HMAC. */
 export interface DataKey {
@@ -50,7 +43,7 @@ export function parseDataKeyList(value: string): Buffer[] {
 
 /** Writes a new random key as `data-<id>.key` (mode 0600) in `dir` and returns it. */
 export function generateDataKeyFile(dir: string): DataKey {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dir, { narrowExisting: true });
   const key = randomBytes(32);
   const id = dataKeyId(key);
   const file = path.join(dir, `data-${id}.key`);
@@ -66,6 +59,8 @@ export function readDataKeyDir(dir: string): DataKey[] {
     .filter((name) => FILE_PATTERN.test(name))
     .map((name): DataKey => {
       const file = path.join(dir, name);
+      // A copy or an older install may have left it readable by others (SPEC §8: 0600).
+      makePrivate(file);
       let key: Buffer;
       try {
         key = parseDataKey(readFileSync(file, 'utf8'));

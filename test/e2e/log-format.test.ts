@@ -15,7 +15,6 @@ after(async () => {
 
 const PASSWORD = 'Quartz-Heron-Plum-7716-logs';
 const MEMORY = 'in-process memory (single instance only; sessions are lost on restart)';
-const NO_MAIL = 'not configured (Keyward sends no mail)';
 
 /** Signs up, logs in, and presents the token in the header and (as a client might) in the query string. */
 async function traffic(base: string): Promise<string[]> {
@@ -62,7 +61,7 @@ describe('the log over a real process', { timeout: 4 * START_TIMEOUT_MS }, () =>
       listening: base,
       database: `sqlite:${path.join(server.dataDir, 'users.db')}`,
       'token store': MEMORY,
-      mail: NO_MAIL,
+      mail: `outbox: .eml files in ${path.join(server.dataDir, 'outbox')} (no SMTP_URL)`,
       'API docs': `${base}/docs`,
       account: `${base}/account`,
     });
@@ -102,7 +101,7 @@ describe('the log over a real process', { timeout: 4 * START_TIMEOUT_MS }, () =>
       `  listening    ${base}`,
       `  database     sqlite:${path.join(server.dataDir, 'users.db')}`,
       `  token store  ${MEMORY}`,
-      `  mail         ${NO_MAIL}`,
+      `  mail         outbox: .eml files in ${path.join(server.dataDir, 'outbox')} (no SMTP_URL)`,
       `  API docs     ${base}/docs`,
       `  account      ${base}/account`,
     ];

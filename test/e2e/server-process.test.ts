@@ -61,7 +61,14 @@ describe('the server process over TCP', { timeout: 6 * START_TIMEOUT_MS }, () =>
     assert.equal(created.status, 201);
     assert.equal(created.body.message, 'User created successfully');
     const user = created.body.user as { id: number; username: string };
-    assert.deepEqual(user, { id: user.id, username, email: null, email_verified: false, roles: [] });
+    assert.deepEqual(user, {
+      id: user.id,
+      username,
+      email: null,
+      email_verified: false,
+      roles: [],
+      mfa_enabled: false,
+    });
 
     const login = await send(agent, base, 'POST', '/authenticate_user', {
       json: { username, password: PASSWORD },

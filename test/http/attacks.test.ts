@@ -671,6 +671,8 @@ for (const mode of REPLAY_MODES) {
       assert.deepEqual(me.json<{ user: unknown }>().user, {
         id: reborn.userId,
         username: old.username,
+        email: null,
+        email_verified: false,
         mfa_enabled: false,
         roles: [],
       });

@@ -37,7 +37,7 @@ function modes(dataDir: string): Record<string, string> {
     ['users.db-shm', mode(path.join(dataDir, 'users.db-shm'))],
     ['keys', mode(keys)],
     ...readdirSync(keys).map((name): [string, string] => [
-      `keys/${name.endsWith('.pem') ? '<kid>.pem' : name}`,
+      `keys/${name.endsWith('.pem') ? '<kid>.pem' : /^data-.+\.key$/.test(name) ? 'data-<id>.key' : name}`,
       mode(path.join(keys, name)),
     ]),
   ];
@@ -51,6 +51,7 @@ const PRIVATE = {
   'users.db-shm': '0600',
   keys: '0700',
   'keys/<kid>.pem': '0600',
+  'keys/data-<id>.key': '0600',
   'keys/refresh-token.secret': '0600',
 };
 

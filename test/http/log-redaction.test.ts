@@ -245,6 +245,7 @@ describe('logs never contain a secret', () => {
         'token store: in-process memory',
         'rate limits',
         'mailer',
+        'data key loaded',
       ]);
       for (const entry of unbound) {
         const msg = String(entry.msg);

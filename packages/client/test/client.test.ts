@@ -87,7 +87,7 @@ describe('@keyward/client against a real Keyward server', () => {
     const clash = await client.request('/user', {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: other }),
+      body: JSON.stringify({ username: other, current_password: PASSWORD }),
     });
     assert.equal(clash.status, 409);
     assert.equal((await client.request('/user')).status, 200);
