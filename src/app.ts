@@ -162,6 +162,15 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       config,
       users: deps.userFacade,
       auth: deps.authFacade,
+      email: {
+        account: deps.accountFacade,
+        resetTtlSec: config.mail.resetTtlSec,
+        verifyTtlSec: config.mail.verificationTtlSec,
+      },
+      mfa: {
+        facade: deps.mfaFacade,
+        enabled: async (token: string) => (await deps.userFacade.get(token)).user.mfa_enabled,
+      },
     });
   }
 

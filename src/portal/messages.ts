@@ -10,6 +10,18 @@ const SENTENCES: Partial<Record<ErrorCode, string>> = {
   invalid_token: 'Your session has ended. Sign in again.',
   invalid_refresh_token: 'Your session has ended. Sign in again.',
   token_missing: 'Sign in to continue.',
+  no_email: 'Your account has no email yet. Add one first.',
+  email_taken: 'That email is used by another account. Choose another one.',
+  email_already_verified: 'Your email is already verified.',
+  invalid_verification_token:
+    'That verification link is not valid any more. Send a new verification email from your account.',
+  invalid_reset_token: 'That reset link is not valid any more. Ask for a new one.',
+  invalid_mfa_code: 'That code is not right. Type the current code from your authenticator app.',
+  mfa_code_rejected: 'That code is not right. Type the current code, or a recovery code you have not used.',
+  invalid_mfa_token: 'That sign-in took too long or had too many wrong codes. Start again.',
+  mfa_already_enabled: 'Two-factor authentication is already on.',
+  mfa_not_enabled: 'Two-factor authentication is not on.',
+  mfa_setup_required: 'That setup has ended. Start the two-factor setup again.',
   server_busy: 'We are busy right now. Wait a moment and try again.',
   store_unavailable: 'Something on our side is not answering. Wait a moment and try again.',
 };

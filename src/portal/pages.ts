@@ -14,7 +14,15 @@ import { registerMfaPages, type MfaPort } from './mfa-routes.js';
 import { done, failure, field, formError, html, type PageKit } from './page-kit.js';
 import { cookieSettings, FlowCookie, SessionCookie } from './session-cookie.js';
 import { staticDir } from './static-dir.js';
-import { DeletePage, ErrorPage, OverviewPage, PasswordPage, SessionsPage } from './views/account-pages.js';
+import {
+  DeletePage,
+  ErrorPage,
+  OverviewPage,
+  PasswordPage,
+  SessionsPage,
+  type AccountSummary,
+} from './views/account-pages.js';
+import { ChangeEmailPage } from './views/email-pages.js';
 import type { PageContext } from './views/layout.js';
 import { SignInPage, SignUpPage, type FormState } from './views/sign-in-pages.js';
 
@@ -199,21 +207,31 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (
   // Sign up, sign in, sign out.
 
   app.get('/sign-up', async (request, reply) =>
-    html(reply, SignUpPage({ context: context(reply, false), state: {} })),
+    html(reply, SignUpPage({ context: context(reply, false), state: {}, email: email !== undefined })),
   );
 
   app.post('/sign-up', protect, async (request, reply) => {
     const username = field(request, 'username');
     const password = field(request, 'password');
+    const address = field(request, 'email').trim();
     const client = clientInfo(request);
     let login: LoginAnswer;
     try {
-      await users.create(username, password, client);
+      await users.create(
+        username,
+        password,
+        client,
+        email !== undefined && address !== '' ? address : undefined,
+      );
       login = await auth.authenticate(username, password, client);
     } catch (error) {
       const e = formError(error);
-      const state: FormState = { values: { username }, error: messageFor(e) };
-      return html(reply, SignUpPage({ context: context(reply, false), state }), failure(reply, e));
+      const state: FormState = { values: { username, email: address }, error: messageFor(e) };
+      return html(
+        reply,
+        SignUpPage({ context: context(reply, false), state, email: email !== undefined }),
+        failure(reply, e),
+      );
     }
     return afterPassword(reply, login);
   });
@@ -261,7 +279,11 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (
     const token = await signedIn(request, reply);
     if (token === undefined) return reply;
     const { user } = await users.get(token);
-    const account = { username: user.username };
+    const account: AccountSummary = {
+      username: user.username,
+      email: email === undefined ? undefined : { address: user.email, verified: user.email_verified },
+      mfaEnabled: mfa === undefined ? undefined : user.mfa_enabled,
+    };
     return html(
       reply,
       OverviewPage({ context: context(reply, true), account, notice: noticeFrom(request.query) }),
@@ -330,6 +352,37 @@ export const portalPages: FastifyPluginAsync<PortalOptions> = async (
     }
     return done(reply, '/account', 'password-changed');
   });
+
+  if (email !== undefined) {
+    app.get('/email', async (request, reply) => {
+      const token = await signedIn(request, reply);
+      if (token === undefined) return reply;
+      const { user } = await users.get(token);
+      return html(reply, ChangeEmailPage({ context: context(reply, true), state: {}, current: user.email }));
+    });
+
+    app.post('/email', protect, async (request, reply) => {
+      const token = await signedIn(request, reply);
+      if (token === undefined) return reply;
+      const address = field(request, 'email').trim();
+      const currentPassword = field(request, 'current_password');
+      try {
+        await users.update(token, { email: address, currentPassword }, clientInfo(request));
+      } catch (error) {
+        const e = formError(error);
+        const next = e.nextToken ?? (await session.open(request, reply));
+        if (next === undefined) return done(reply, '/account/sign-in', 'session-ended');
+        const { user } = await users.get(next);
+        const page = ChangeEmailPage({
+          context: context(reply, true),
+          state: { values: { email: address }, error: messageFor(e) },
+          current: user.email,
+        });
+        return html(reply, page, failure(reply, e));
+      }
+      return done(reply, '/account', 'email-changed');
+    });
+  }
 
   app.get('/delete', async (request, reply) => {
     const token = await signedIn(request, reply);

@@ -7,7 +7,16 @@ export interface FormState {
   notice?: string;
 }
 
-export function SignUpPage({ context, state }: { context: PageContext; state: FormState }) {
+export function SignUpPage({
+  context,
+  state,
+  email = false,
+}: {
+  context: PageContext;
+  state: FormState;
+  /** Offer the optional Email field (when this build has email, SPEC §9). */
+  email?: boolean;
+}) {
   return (
     <Layout title="Create your account" context={context}>
       <form method="post" action="/account/sign-up" class="card" novalidate>
@@ -21,6 +30,18 @@ export function SignUpPage({ context, state }: { context: PageContext; state: Fo
           invalid={state.error !== undefined}
           hint="4 to 64 characters, no spaces."
         />
+        {email ? (
+          <Field
+            label="Email"
+            name="email"
+            type="email"
+            autocomplete="email"
+            value={state.values?.email}
+            invalid={state.error !== undefined}
+            required={false}
+            hint="Optional. Needed to reset a forgotten password."
+          />
+        ) : null}
         <Field
           label="Password"
           name="password"
