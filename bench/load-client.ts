@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { LatencyHistogram } from './histogram.js';
-import type { ClientMessage, RunResult, RunSpec, Workload } from './protocol.js';
+import type { ClientMessage, RunResult, RunSpec, TotpUser, Workload } from './protocol.js';
+import { base32Bytes, currentStep, totpAt } from './totp.js';
 
 const pools = new Map<string, Pool>();
 
@@ -27,7 +28,9 @@ function poolFor(origin: string, connections: number): Pool {
 
 type Request = Dispatcher.RequestOptions;
 
-function buildRequest(workload: Workload, loop: number, n: number, token: string): Request {
+type OneRequest = Exclude<Workload, { kind: 'login-totp' }>;
+
+function buildRequest(workload: OneRequest, loop: number, n: number, token: string): Request {
   switch (workload.kind) {
     case 'get-user':
       return { method: 'GET', path: '/user', headers: { authorization: `Bearer ${token}` } };
@@ -49,7 +52,85 @@ function buildRequest(workload: Workload, loop: number, n: number, token: string
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: `${workload.prefix}${loop}x${n}`, password: workload.password }),
       };
+    case 'introspect':
+      return {
+        method: 'POST',
+        path: '/introspect',
+        headers: {
+          authorization: workload.authorization,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: `token=${encodeURIComponent(workload.tokens[loop % workload.tokens.length] ?? '')}`,
+      };
   }
+}
+
+/** `<origin>|<username>` → the last TOTP step presented for that user (kept across runs: a step is used once). */
+const usedSteps = new Map<string, number>();
+const keys = new Map<string, Buffer>();
+
+/** A user of this loop with a step not yet used, and that step (the current one or the next); none: undefined. */
+function freshStep(
+  origin: string,
+  users: TotpUser[],
+  anyStep: boolean,
+): { user: TotpUser; step: number } | undefined {
+  const now = currentStep();
+  if (anyStep) {
+    const user = users[Math.floor(Math.random() * users.length)];
+    return user ? { user, step: now } : undefined;
+  }
+  for (const user of users) {
+    const used = usedSteps.get(`${origin}|${user.username}`) ?? user.confirmedStep;
+    const step = Math.max(used + 1, now);
+    if (step <= now + 1) return { user, step };
+  }
+  return undefined;
+}
+
+function json(body: string): Record<string, unknown> {
+  try {
+    return JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** One login with a TOTP second factor: both requests, the status of the last one that was sent. */
+async function loginTotp(
+  pool: Pool,
+  origin: string,
+  users: TotpUser[],
+  anyStep: boolean,
+): Promise<{ status: number; body: string } | 'no-fresh-step'> {
+  const fresh = freshStep(origin, users, anyStep);
+  if (!fresh) return 'no-fresh-step';
+  const { user, step } = fresh;
+  usedSteps.set(`${origin}|${user.username}`, step);
+  const first = await pool.request({
+    method: 'POST',
+    path: '/authenticate_user',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: user.username, password: user.password }),
+  });
+  const firstBody = await first.body.text();
+  if (first.statusCode < 200 || first.statusCode >= 300) return { status: first.statusCode, body: firstBody };
+  const mfaToken = json(firstBody).mfa_token;
+  let key = keys.get(user.secret);
+  if (!key) {
+    key = base32Bytes(user.secret);
+    keys.set(user.secret, key);
+  }
+  const second = await pool.request({
+    method: 'POST',
+    path: '/mfa/verify',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      mfa_token: typeof mfaToken === 'string' ? mfaToken : '',
+      code: totpAt(key, step),
+    }),
+  });
+  return { status: second.statusCode, body: await second.body.text() };
 }
 
 function nextToken(body: string): string | undefined {
@@ -78,14 +159,29 @@ async function run(spec: RunSpec): Promise<RunResult> {
   const loop = async (i: number): Promise<void> => {
     let token = tokens[i] ?? '';
     for (let n = 0; performance.now() < deadline; n++) {
-      const request = buildRequest(workload, i, n, token);
       const t0 = performance.now();
       let status: number;
       let body: string;
       try {
-        const response = await pool.request(request);
-        body = await response.body.text();
-        status = response.statusCode;
+        if (workload.kind === 'login-totp') {
+          const answer = await loginTotp(
+            pool,
+            spec.origin,
+            workload.users[i % workload.users.length] ?? [],
+            workload.anyStep === true,
+          );
+          if (answer === 'no-fresh-step') {
+            // Every user of this loop has used the steps Keyward accepts now: wait (counted, not timed).
+            statuses['no-fresh-step'] = (statuses['no-fresh-step'] ?? 0) + 1;
+            await sleep(20);
+            continue;
+          }
+          ({ status, body } = answer);
+        } else {
+          const response = await pool.request(buildRequest(workload, i, n, token));
+          body = await response.body.text();
+          status = response.statusCode;
+        }
       } catch {
         socketErrors += 1;
         if (chained) {

@@ -27,7 +27,15 @@ const KNOWN =
 export type Mode = 'full' | 'quick' | 'scale' | 'profile' | 'ab' | 'limits';
 
 export type Scenario =
-  'get-user' | 'validate' | 'login' | 'signup' | 'storm' | 'get-user-off' | 'get-user-off-info';
+  | 'get-user'
+  | 'validate'
+  | 'introspect'
+  | 'login'
+  | 'login-totp'
+  | 'signup'
+  | 'storm'
+  | 'get-user-off'
+  | 'get-user-off-info';
 
 /** A server configuration: token store and signing algorithm, and the scenarios measured on it. */
 export interface BenchConfig {
@@ -81,7 +89,16 @@ export const LOGIN_CONNECTIONS = 8;
 export const USERS = 1000;
 export const HASH_CONCURRENCY = Math.max(1, availableParallelism());
 
-const ALL: Scenario[] = ['get-user', 'validate', 'login', 'signup', 'storm', 'get-user-off'];
+const ALL: Scenario[] = [
+  'get-user',
+  'validate',
+  'introspect',
+  'login',
+  'login-totp',
+  'signup',
+  'storm',
+  'get-user-off',
+];
 const TOKEN_ONLY: Scenario[] = ['get-user', 'validate', 'get-user-off'];
 
 const QUICK_PLAN: Plan = {
@@ -142,7 +159,10 @@ export function parseOptions(args: readonly string[], env: NodeJS.ProcessEnv): B
           alg: 'HS256',
           scenarios: ['get-user', 'validate'],
         },
-        { ...redisEddsa, scenarios: ['get-user', 'login', 'signup', 'storm', 'get-user-off'] },
+        {
+          ...redisEddsa,
+          scenarios: ['get-user', 'introspect', 'login', 'login-totp', 'signup', 'storm', 'get-user-off'],
+        },
       ]
     : [
         { id: 'memory-eddsa', label: 'memory, EdDSA', store: 'memory', alg: 'EdDSA', scenarios: ALL },

@@ -2,12 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import type { BenchRun } from '../lib/bench-run.js';
-import { figures, keywardTarget, log, need, runOnce, type Target } from '../lib/measure.js';
+import { figures, keywardTarget, log, measure, need, runOnce, type Target } from '../lib/measure.js';
 import { CONNECTIONS, HASH_CONCURRENCY, LOGIN_CONNECTIONS, USERS, type BenchConfig } from '../lib/options.js';
 import { START, type ClientProcess } from '../processes.js';
-import { writeResults, type BenchResults } from '../report.js';
+import { writeResults, type BenchResults, type Row } from '../report.js';
 import { ARGON2, BENCH_PASSWORD, benchPasswordHash, benchUser, seedUsers } from '../seed.js';
+import { enrolTotpUsers } from '../lib/totp-users.js';
 import { runScale } from './scale.js';
+
+/** The introspection client of the bench servers (`INTROSPECTION_CLIENTS`). */
+const INTROSPECTION_CLIENT = { id: 'bench-rs', secret: randomBytes(24).toString('base64url') };
 
 /**
  * The full run (and `--quick`, and `--scale` alone): the hasher alone, every scenario of every configuration
@@ -92,7 +96,9 @@ async function runConfig(
     return server;
   };
   const [perRequestServer, offServer, offInfoServer] = await Promise.all([
-    perRequest.length > 0 ? start('', {}) : undefined,
+    perRequest.length > 0
+      ? start('', { INTROSPECTION_CLIENTS: `${INTROSPECTION_CLIENT.id}:${INTROSPECTION_CLIENT.secret}` })
+      : undefined,
     config.scenarios.includes('get-user-off') ? start('-off', { TOKEN_ROTATION: 'off' }) : undefined,
     config.scenarios.includes('get-user-off-info')
       ? start('-off-info', { TOKEN_ROTATION: 'off', LOG_LEVEL: 'info' })
@@ -135,6 +141,41 @@ async function runConfig(
           keyward: need(m, kw),
           bare: need(m, bare),
           hasher: alone,
+        });
+      } else if (scenario === 'introspect') {
+        const row = await introspection(run, client, kw, bare);
+        run.addRow({ ...base, ...row });
+      } else if (scenario === 'login-totp') {
+        // Users 300… (apart from the chained loops', the login scenario's and the storm's), each loop its own.
+        const perLoop = run.options.quick ? 16 : 80;
+        const t0 = Date.now();
+        const users = await enrolTotpUsers(
+          kw.server.origin,
+          300,
+          LOGIN_CONNECTIONS,
+          perLoop,
+          LOGIN_CONNECTIONS,
+        );
+        log(`turned TOTP on for ${LOGIN_CONNECTIONS * perLoop} users in ${Date.now() - t0} ms`);
+        const { m, hasher: alone } = await run.measureHashing(
+          client,
+          [bare, kw],
+          (target) => ({ kind: 'login-totp', users, anyStep: target === bare }),
+          hasher.stored,
+        );
+        const waits = need(m, kw).statuses['no-fresh-step'] ?? 0;
+        if (waits > 0)
+          log(`login + TOTP: ${waits} waits for a fresh step (too few TOTP users for this speed)`);
+        run.addRow({
+          ...base,
+          scenario: 'Login + TOTP (POST /authenticate_user, then POST /mfa/verify)',
+          connections: LOGIN_CONNECTIONS,
+          keyward: need(m, kw),
+          bare: need(m, bare),
+          hasher: alone,
+          note:
+            'one login = both requests, timed together; each loop logs in its own TOTP users, each at most once ' +
+            `per 30-second step; the bare server answers both requests${waits > 0 ? `; ${waits} waits for a fresh step` : ''}`,
         });
       } else if (scenario === 'signup') {
         const { m, hasher: alone } = await run.measureHashing(
@@ -197,6 +238,46 @@ async function runConfig(
     }
     await run.stopServer(server);
   }
+}
+
+/**
+ * RFC 7662 `POST /introspect` (HTTP Basic client) of the chained loops' current access tokens, 16 connections:
+ * introspection never consumes a token, so the same tokens serve every request.
+ */
+async function introspection(
+  run: BenchRun,
+  client: ClientProcess,
+  kw: Target,
+  bare: Target,
+): Promise<Omit<Row, 'config' | 'server'>> {
+  const authorization = `Basic ${Buffer.from(`${INTROSPECTION_CLIENT.id}:${INTROSPECTION_CLIENT.secret}`).toString('base64')}`;
+  const probe = await fetch(`${kw.server.origin}/introspect`, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `token=${encodeURIComponent(kw.tokens[0] ?? '')}`,
+  });
+  const answer = (await probe.json()) as { active?: unknown };
+  if (probe.status !== 200 || answer.active !== true) {
+    throw new Error(`POST /introspect of a live token answered ${probe.status} ${JSON.stringify(answer)}`);
+  }
+  const m = await measure(
+    client,
+    [bare, kw],
+    (target) => ({
+      kind: 'introspect',
+      tokens: target === kw ? kw.tokens.filter(Boolean) : ['x'],
+      authorization,
+    }),
+    CONNECTIONS,
+    run.options.plan.fast,
+  );
+  return {
+    scenario: 'POST /introspect (RFC 7662, HTTP Basic)',
+    connections: CONNECTIONS,
+    keyward: need(m, kw),
+    bare: need(m, bare),
+    note: 'the access tokens of the chained loops, each introspected over and over (introspection consumes none)',
+  };
 }
 
 /** `GET /user` (chained, 16 connections) alone, then again while 8 connections log in without pause. */
