@@ -423,7 +423,15 @@ function validInput(route: Route): Input {
         ]),
       };
     case 'PUT /user':
-      return { ...json, auth: bearerAccess, body: fields([['username', { ref: 'ownName' }]]) };
+      // Every change needs current_password (SPEC §8): renaming to the own name changes nothing and is a 200.
+      return {
+        ...json,
+        auth: bearerAccess,
+        body: fields([
+          ['username', { ref: 'ownName' }],
+          ['current_password', { ref: 'ownPassword' }],
+        ]),
+      };
     case 'POST /authenticate_user':
       return {
         ...json,
