@@ -1,5 +1,5 @@
-// RFC 6238 codes (HMAC-SHA-1, 6 digits, 30-second steps) computed with node:crypto alone, for the login + TOTP
-// scenario: independent of the library Keyward uses.
+// RFC 6238 codes (HMAC-SHA-1, 6 digits, 30-second steps) computed with node:crypto alone, independent of the
+// library Keyward uses: for the bench's login + TOTP scenario and the tests (test/helpers/totp.ts).
 import { createHmac } from 'node:crypto';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
