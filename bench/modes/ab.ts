@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BenchRun } from '../lib/bench-run.js';
 import { chained, describeFigures, keywardTarget, measure, need, type Target } from '../lib/measure.js';
 import { CONNECTIONS, USERS } from '../lib/options.js';
@@ -36,7 +37,11 @@ export async function runAb(run: BenchRun, client: ClientProcess, otherRoot: str
       [],
       root,
     );
-    await seedUsers(path.join(dir, 'users.db'), 0, USERS, passwordHash);
+    // Each checkout seeds its own database with its own bench/seed.ts: the schema may differ between the two.
+    const seed = (
+      root === ROOT ? { seedUsers } : await import(pathToFileURL(path.join(root, 'bench', 'seed.ts')).href)
+    ) as { seedUsers: typeof seedUsers };
+    await seed.seedUsers(path.join(dir, 'users.db'), 0, USERS, passwordHash);
     targets.push(await keywardTarget(server));
   }
   const floor = await run.startFloor(single, rotationOff ? 'off' : 'single-use');

@@ -64,11 +64,13 @@ function run(job: HashJob): string | boolean {
       }
     case 'verify-pbkdf2': {
       const expected = Buffer.from(job.key, 'base64');
+      // An empty stored key matches nothing; the derivation still runs (at the format's 32 bytes), because
+      // Node 24's PBKDF2 refuses a zero-length output ("Deriving bits failed") where 20 and 22 return nothing.
       const derived = crypto.pbkdf2Sync(
         job.password,
         Buffer.from(job.salt, 'base64'),
         job.iterations,
-        expected.length,
+        expected.length || 32,
         'sha256',
       );
       return (
