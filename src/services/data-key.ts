@@ -83,6 +83,14 @@ export interface DataKeyOptions {
   generate?: boolean;
 }
 
+/** A ciphertext names a key this process has not loaded: a configuration to fix, not tampered data. */
+export class DataKeyMissingError extends Error {
+  constructor(readonly keyId: string) {
+    super(`the data key ${keyId} is not loaded`);
+    this.name = 'DataKeyMissingError';
+  }
+}
+
 /**
  * The data keys (SPEC §10): AES-256-GCM for secrets at rest. Ciphertexts name their key (`kwd1.<id>.<iv>.<data>`),
  * so a new key can encrypt while the older ones still decrypt what they encrypted; `keyward keys data-key rotate`
@@ -119,13 +127,16 @@ export class DataKeyRing {
     return `${FORMAT}.${key.id}.${iv.toString('base64url')}.${data.toString('base64url')}`;
   }
 
-  /** The plaintext; throws when the ciphertext is malformed, names no known key, or fails authentication. */
+  /**
+   * The plaintext; throws when the ciphertext is malformed, names no known key (a DataKeyMissingError), or fails
+   * authentication.
+   */
   decrypt(ciphertext: string, context: string): string {
     const [format, id, iv, data, extra] = ciphertext.split('.');
     if (format !== FORMAT || !id || !iv || !data || extra !== undefined)
       throw new Error('not a data-key ciphertext');
     const key = this.find(id);
-    if (!key) throw new Error(`the data key ${id} is not loaded`);
+    if (!key) throw new DataKeyMissingError(id);
     const bytes = Buffer.from(data, 'base64url');
     if (bytes.length < TAG_BYTES) throw new Error('ciphertext too short');
     const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'));

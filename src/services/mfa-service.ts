@@ -3,7 +3,7 @@ import { generateSecret, generateURI, verifySync } from 'otplib';
 import { DomainError } from '../errors.js';
 import type { RecoveryCodeHash, UserRepository } from '../repositories/user-repository.js';
 import type { MfaAttempt, MfaOutcome, TokenStore } from '../stores/token-store.js';
-import type { DataKeyRing } from './data-key.js';
+import { DataKeyMissingError, type DataKeyRing } from './data-key.js';
 
 /** RFC 6238 as every authenticator app reads it from the otpauth URL: SHA-1, 6 digits, 30-second steps. */
 export const TOTP_PERIOD_SEC = 30;
@@ -101,15 +101,16 @@ export class MfaService {
   }
 
   /**
-   * A secret that cannot be decrypted (its data key not loaded: DATA_ENCRYPTION_KEY or DATA_DIR/keys changed) is
-   * the operator's to fix, like a store outage: 503, and a log line naming the key, never a 500.
+   * A secret whose data key is not loaded (DATA_ENCRYPTION_KEY or DATA_DIR/keys changed) is the operator's to fix,
+   * like a store outage: 503, and a log line naming the key. One that fails authentication (a row tampered with)
+   * stays an internal error: nothing to retry.
    */
   decryptSecret(userId: number, encrypted: string): string {
     try {
       return this.keys.decrypt(encrypted, `totp:${userId}`);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const cause = new Error(`the TOTP secret of user ${userId} cannot be decrypted: ${message}`, {
+      if (!(error instanceof DataKeyMissingError)) throw error;
+      const cause = new Error(`the TOTP secret of user ${userId} cannot be decrypted: ${error.message}`, {
         cause: error,
       });
       throw new DomainError('store_unavailable', { cause, retryAfter: 1 });
