@@ -90,6 +90,8 @@ export function Notice({ message }: { message: string | undefined }) {
 interface FieldProps {
   label: string;
   name: string;
+  /** The input's id when a page has two forms with the same field; the name otherwise. */
+  id?: string;
   type?: 'text' | 'password' | 'email';
   autocomplete: string;
   value?: string;
@@ -102,10 +104,11 @@ interface FieldProps {
 
 /** A labelled input; its id is the field name, so `<label for>` ties the label that tests and people read to it. */
 export function Field(props: FieldProps) {
-  const hintId = props.hint === undefined ? undefined : `${props.name}-hint`;
+  const id = props.id ?? props.name;
+  const hintId = props.hint === undefined ? undefined : `${id}-hint`;
   const describedBy = [props.invalid ? 'form-error' : undefined, hintId].filter(Boolean).join(' ');
   const attributes = {
-    id: props.name,
+    id,
     name: props.name,
     autocomplete: props.autocomplete,
     value: props.value,
@@ -119,7 +122,7 @@ export function Field(props: FieldProps) {
   };
   return (
     <div class="field">
-      <label for={props.name}>{props.label}</label>
+      <label for={id}>{props.label}</label>
       {props.hint === undefined ? null : (
         <p class="hint" id={hintId}>
           {props.hint}
