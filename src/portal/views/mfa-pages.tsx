@@ -34,23 +34,93 @@ export function SignInCodePage({ context, state }: { context: PageContext; state
   );
 }
 
-/** Two-factor state when it is on, or the first step of turning it on (the password again). */
+/** The two forms of the two-factor page when it is on; an error is shown next to the one that was sent. */
+export type TwoFactorForm = 'recovery-codes' | 'disable';
+
+/**
+ * Two-factor state. When it is off: the first step of turning it on (the password again). When it is on: new
+ * recovery codes (the password again) and turning it off (the password and a code). The two forms both have a
+ * `Current password` field, so their inputs carry the form's name in their ids.
+ */
 export function TwoFactorPage({
   context,
   state,
   enabled,
+  failed,
 }: {
   context: PageContext;
   state: FormState;
   enabled: boolean;
+  /** Which form the error belongs to (the page when it is on). */
+  failed?: TwoFactorForm | undefined;
 }) {
+  const errorOf = (form: TwoFactorForm) => (failed === form ? state.error : undefined);
   return (
     <Layout title="Two-factor authentication" context={context}>
       {enabled ? (
-        <p class="notice" role="status">
-          Two-factor authentication is on. Signing in asks for a code from your authenticator app, or one of
-          your recovery codes.
-        </p>
+        <>
+          <p class="notice" role="status">
+            Two-factor authentication is on. Signing in asks for a code from your authenticator app, or one of
+            your recovery codes.
+          </p>
+          <h2 id="recovery-codes-title">Recovery codes</h2>
+          <form
+            method="post"
+            action="/account/two-factor/recovery-codes"
+            class="card"
+            aria-labelledby="recovery-codes-title"
+            novalidate
+          >
+            <p>
+              Used some of your recovery codes, or lost them? Get ten new ones. The old ones stop working at
+              once.
+            </p>
+            <CsrfField context={context} />
+            <FormError message={errorOf('recovery-codes')} />
+            <Field
+              label="Current password"
+              name="current_password"
+              id="recovery_current_password"
+              type="password"
+              autocomplete="current-password"
+              invalid={errorOf('recovery-codes') !== undefined}
+            />
+            <button type="submit" class="secondary">
+              Get new recovery codes
+            </button>
+          </form>
+          <h2 id="disable-title">Turn off two-factor authentication</h2>
+          <form
+            method="post"
+            action="/account/two-factor/disable"
+            class="card"
+            aria-labelledby="disable-title"
+            novalidate
+          >
+            <p>Signing in will then ask for your password only.</p>
+            <CsrfField context={context} />
+            <FormError message={errorOf('disable')} />
+            <Field
+              label="Current password"
+              name="current_password"
+              id="disable_current_password"
+              type="password"
+              autocomplete="current-password"
+              invalid={errorOf('disable') !== undefined}
+            />
+            <Field
+              label="Code"
+              name="code"
+              id="disable_code"
+              autocomplete="one-time-code"
+              invalid={errorOf('disable') !== undefined}
+              hint="The 6-digit code your authenticator app shows now, or one of your recovery codes."
+            />
+            <button type="submit" class="danger">
+              Turn off two-factor authentication
+            </button>
+          </form>
+        </>
       ) : (
         <>
           <p>
@@ -127,11 +197,22 @@ export function TwoFactorConfirmPage({
   );
 }
 
-export function RecoveryCodesPage({ context, codes }: { context: PageContext; codes: string[] }) {
+/** Ten recovery codes, shown once: after setup, or in place of the old ones (`replaced`). */
+export function RecoveryCodesPage({
+  context,
+  codes,
+  replaced = false,
+}: {
+  context: PageContext;
+  codes: string[];
+  replaced?: boolean;
+}) {
   return (
-    <Layout title="Save your recovery codes" context={context}>
+    <Layout title={replaced ? 'Your new recovery codes' : 'Save your recovery codes'} context={context}>
       <p class="notice" role="status">
-        Two-factor authentication is on.
+        {replaced
+          ? 'You have new recovery codes. The old ones no longer work.'
+          : 'Two-factor authentication is on.'}
       </p>
       <p>
         If you lose your phone, each of these codes signs you in once. Keep them somewhere safe: this is the
