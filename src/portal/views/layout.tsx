@@ -68,6 +68,34 @@ export function CsrfField({ context }: { context: PageContext }) {
   return <input type="hidden" name="_csrf" value={context.csrf} />;
 }
 
+interface CardFormProps {
+  /** Where it posts (a path under /account). */
+  action: string;
+  context: PageContext;
+  /** The error of the last attempt, shown above the fields. */
+  error: string | undefined;
+  /** The submit button's text (the fixed names of SPEC §11). */
+  submit: string;
+  variant?: 'secondary' | 'danger';
+  /** The id of the heading that names the form, on a page with more than one. */
+  labelledBy?: string;
+  children: ComponentChildren;
+}
+
+/** The portal's form: a card that posts with its CSRF token, the error above its fields, one submit button. */
+export function CardForm({ action, context, error, submit, variant, labelledBy, children }: CardFormProps) {
+  return (
+    <form method="post" action={action} class="card" novalidate aria-labelledby={labelledBy}>
+      <CsrfField context={context} />
+      <FormError message={error} />
+      {children}
+      <button type="submit" class={variant}>
+        {submit}
+      </button>
+    </form>
+  );
+}
+
 /** A message about the form as a whole, placed just above its fields and announced to screen readers. */
 export function FormError({ message }: { message: string | undefined }) {
   if (message === undefined) return null;
@@ -136,5 +164,19 @@ export function Field(props: FieldProps) {
         <input type="text" {...attributes} />
       )}
     </div>
+  );
+}
+
+/** The `Current password` field that every change of a signed-in account asks for. */
+export function CurrentPasswordField({ invalid, id }: { invalid: boolean; id?: string }) {
+  return (
+    <Field
+      label="Current password"
+      name="current_password"
+      id={id}
+      type="password"
+      autocomplete="current-password"
+      invalid={invalid}
+    />
   );
 }

@@ -1,13 +1,11 @@
-import { CsrfField, Field, FormError, Layout, type PageContext } from './layout.js';
+import { CardForm, CurrentPasswordField, Field, Layout, type PageContext } from './layout.js';
 import type { FormState } from './sign-in-pages.js';
 
 /** The second step of a sign-in: a code from the authenticator app, or one of the recovery codes. */
 export function SignInCodePage({ context, state }: { context: PageContext; state: FormState }) {
   return (
     <Layout title="Two-factor authentication" context={context}>
-      <form method="post" action="/account/sign-in/code" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm action="/account/sign-in/code" context={context} error={state.error} submit="Verify">
         <Field
           label="Code"
           name="code"
@@ -25,8 +23,7 @@ export function SignInCodePage({ context, state }: { context: PageContext; state
           invalid={state.error !== undefined}
           hint="No phone at hand? Type one of your recovery codes here instead (each works once)."
         />
-        <button type="submit">Verify</button>
-      </form>
+      </CardForm>
       <p class="aside">
         <a href="/account/sign-in">Start again</a>
       </p>
@@ -64,50 +61,34 @@ export function TwoFactorPage({
             your recovery codes.
           </p>
           <h2 id="recovery-codes-title">Recovery codes</h2>
-          <form
-            method="post"
+          <p>
+            Used some of your recovery codes, or lost them? Get ten new ones. The old ones stop working at
+            once.
+          </p>
+          <CardForm
             action="/account/two-factor/recovery-codes"
-            class="card"
-            aria-labelledby="recovery-codes-title"
-            novalidate
+            context={context}
+            error={errorOf('recovery-codes')}
+            submit="Get new recovery codes"
+            variant="secondary"
+            labelledBy="recovery-codes-title"
           >
-            <p>
-              Used some of your recovery codes, or lost them? Get ten new ones. The old ones stop working at
-              once.
-            </p>
-            <CsrfField context={context} />
-            <FormError message={errorOf('recovery-codes')} />
-            <Field
-              label="Current password"
-              name="current_password"
-              id="recovery_current_password"
-              type="password"
-              autocomplete="current-password"
+            <CurrentPasswordField
               invalid={errorOf('recovery-codes') !== undefined}
+              id="recovery_current_password"
             />
-            <button type="submit" class="secondary">
-              Get new recovery codes
-            </button>
-          </form>
+          </CardForm>
           <h2 id="disable-title">Turn off two-factor authentication</h2>
-          <form
-            method="post"
+          <p>Signing in will then ask for your password only.</p>
+          <CardForm
             action="/account/two-factor/disable"
-            class="card"
-            aria-labelledby="disable-title"
-            novalidate
+            context={context}
+            error={errorOf('disable')}
+            submit="Turn off two-factor authentication"
+            variant="danger"
+            labelledBy="disable-title"
           >
-            <p>Signing in will then ask for your password only.</p>
-            <CsrfField context={context} />
-            <FormError message={errorOf('disable')} />
-            <Field
-              label="Current password"
-              name="current_password"
-              id="disable_current_password"
-              type="password"
-              autocomplete="current-password"
-              invalid={errorOf('disable') !== undefined}
-            />
+            <CurrentPasswordField invalid={errorOf('disable') !== undefined} id="disable_current_password" />
             <Field
               label="Code"
               name="code"
@@ -116,10 +97,7 @@ export function TwoFactorPage({
               invalid={errorOf('disable') !== undefined}
               hint="The 6-digit code your authenticator app shows now, or one of your recovery codes."
             />
-            <button type="submit" class="danger">
-              Turn off two-factor authentication
-            </button>
-          </form>
+          </CardForm>
         </>
       ) : (
         <>
@@ -127,18 +105,14 @@ export function TwoFactorPage({
             With two-factor authentication, signing in also asks for a 6-digit code from an authenticator app
             on your phone, so a stolen password alone is not enough.
           </p>
-          <form method="post" action="/account/two-factor" class="card" novalidate>
-            <CsrfField context={context} />
-            <FormError message={state.error} />
-            <Field
-              label="Current password"
-              name="current_password"
-              type="password"
-              autocomplete="current-password"
-              invalid={state.error !== undefined}
-            />
-            <button type="submit">Enable two-factor authentication</button>
-          </form>
+          <CardForm
+            action="/account/two-factor"
+            context={context}
+            error={state.error}
+            submit="Enable two-factor authentication"
+          >
+            <CurrentPasswordField invalid={state.error !== undefined} />
+          </CardForm>
         </>
       )}
     </Layout>
@@ -179,11 +153,9 @@ export function TwoFactorConfirmPage({
           <p>Type the 6-digit code the app shows, to finish.</p>
         </li>
       </ol>
-      <form method="post" action="/account/two-factor/confirm" class="card" novalidate>
-        <CsrfField context={context} />
+      <CardForm action="/account/two-factor/confirm" context={context} error={state.error} submit="Verify">
         <input type="hidden" name="secret" value={secret} />
         <input type="hidden" name="otpauth_url" value={otpauthUrl} />
-        <FormError message={state.error} />
         <Field
           label="Code"
           name="code"
@@ -191,8 +163,7 @@ export function TwoFactorConfirmPage({
           inputmode="numeric"
           invalid={state.error !== undefined}
         />
-        <button type="submit">Verify</button>
-      </form>
+      </CardForm>
     </Layout>
   );
 }
