@@ -104,7 +104,8 @@ export class AccountFacade {
   async resetPassword(token: string, password: string, client: ClientInfo): Promise<{ message: string }> {
     const owner = await this.recovery.find('reset_password', token);
     const user = owner && (await this.users.find(owner.userId));
-    if (!user) throw new DomainError('invalid_reset_token');
+    // A disabled account's link (mailed before an operator disabled it) resets nothing: only an operator enables it.
+    if (!user || user.disabled) throw new DomainError('invalid_reset_token');
     const passwordHash = await this.users.hashNewPassword(user, password);
     // Used up only now, after the slow hash: of two concurrent resets with one token, one wins here.
     const used = await this.recovery.consume('reset_password', token);
@@ -157,6 +158,16 @@ export class AccountFacade {
     const first = mail.attempts === 1;
     const recorded = { userId: user.id, username: user.username, ip: mail.ip ?? undefined };
     const requestId = mail.requestId ?? undefined;
+    if (user.disabled) {
+      if (first)
+        await this.audit.record({
+          ...recorded,
+          requestId,
+          event: 'password_reset_requested',
+          detail: { sent: false, reason: 'account_disabled' },
+        });
+      return { drop: 'account disabled' };
+    }
     if (user.email === null || !user.emailVerified) {
       if (first)
         await this.audit.record({

@@ -3,6 +3,7 @@ import type { User } from '../repositories/user-repository.js';
 import { origin, type AuditLog } from '../services/audit-log.js';
 import { ADMIN_ROLE, changeRoles, normalizeRoles, removesAny } from '../services/roles.js';
 import type { ClientInfo } from '../domain/client-info.js';
+import type { RecoveryService } from '../services/recovery-service.js';
 import type { Auth, SessionService } from '../services/session-service.js';
 import type { UserService } from '../services/user-service.js';
 
@@ -59,6 +60,7 @@ export class AdminFacade {
     private readonly users: UserService,
     private readonly sessions: SessionService,
     private readonly audit?: AuditLog,
+    private readonly recovery?: RecoveryService,
   ) {}
 
   /** Users in id order, optionally those whose name contains `query`; `next_cursor` is null on the last page. */
@@ -95,10 +97,13 @@ export class AdminFacade {
   ): Promise<{ message: string; user: AdminUserView; revoked: number; token: string }> {
     const userId = parseUserId(id);
     return this.asAdmin(token, async (auth) => {
-      // Disabled first, so that no new login succeeds, then every session revoked.
+      // Disabled first, so that no new login succeeds, then every session revoked. A failure after the first step
+      // answers 503 with the account disabled (the safe side); the admin's retry finishes the revocation.
       const user = await this.users.setDisabled(userId, true);
       if (!user) throw new DomainError('user_not_found');
       const revoked = await this.sessions.revokeAll(userId);
+      // A reset link mailed before the disable must not work once the account is enabled again.
+      await this.recovery?.invalidate(userId, 'reset_password');
       await this.record(auth, client, user, 'account_disabled', { sessions_revoked: revoked });
       return { message: 'User disabled', user: view(user), revoked };
     });

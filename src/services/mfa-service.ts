@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { generateSecret, generateURI, verifySync } from 'otplib';
+import { DomainError } from '../errors.js';
 import type { RecoveryCodeHash, UserRepository } from '../repositories/user-repository.js';
 import type { MfaAttempt, MfaOutcome, TokenStore } from '../stores/token-store.js';
 import type { DataKeyRing } from './data-key.js';
@@ -99,8 +100,20 @@ export class MfaService {
     return this.keys.encrypt(secret, `totp:${userId}`);
   }
 
+  /**
+   * A secret that cannot be decrypted (its data key not loaded: DATA_ENCRYPTION_KEY or DATA_DIR/keys changed) is
+   * the operator's to fix, like a store outage: 503, and a log line naming the key, never a 500.
+   */
   decryptSecret(userId: number, encrypted: string): string {
-    return this.keys.decrypt(encrypted, `totp:${userId}`);
+    try {
+      return this.keys.decrypt(encrypted, `totp:${userId}`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const cause = new Error(`the TOTP secret of user ${userId} cannot be decrypted: ${message}`, {
+        cause: error,
+      });
+      throw new DomainError('store_unavailable', { cause, retryAfter: 1 });
+    }
   }
 
   /** The time step whose code `code` is (now, or one step either side), or undefined for a wrong code. */

@@ -13,7 +13,9 @@ after(async () => {
   await Promise.all([agent.close(), lateAgent.close()]);
 });
 
-const LOGINS = 24;
+// Enough real-cost logins on one hashing thread to be in flight at the signal, few enough that a loaded CI
+// machine still drains them well inside the server's own 10 s limit.
+const LOGINS = 8;
 const PROBES = 16;
 
 describe('graceful shutdown on SIGTERM', { timeout: 2 * START_TIMEOUT_MS }, () => {
@@ -79,8 +81,8 @@ describe('graceful shutdown on SIGTERM', { timeout: 2 * START_TIMEOUT_MS }, () =
     }
     for (const reply of replies.slice(LOGINS)) assert.deepEqual(reply?.body, { status: 'ok' });
 
-    assert.deepEqual(exit, { code: 0, signal: null });
-    assert.ok(shutdownMs < 10_000, `shutdown took ${shutdownMs} ms`);
+    // Past its 10 s limit the server exits 1 ("graceful shutdown timed out"): exit 0 is the bound.
+    assert.deepEqual(exit, { code: 0, signal: null }, `shutdown took ${shutdownMs} ms`);
 
     // The test only means something if logins were still running when the signal came.
     const shutdownAt = server.lines.findIndex((line) => line.msg === 'shutting down');

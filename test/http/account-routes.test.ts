@@ -1,8 +1,8 @@
 // SPEC §9 over HTTP on SQLite with the memory token store and the embedded outbox mailer.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { makeApp, PASSWORD, uniqueName, type TestApp } from '../helpers/app.js';
-import { accountScenarios, mailsTo, post, uniqueEmail, verifiedUser } from './account-scenarios.js';
+import { makeApp, PASSWORD, signUpAndLogin, uniqueName, type TestApp } from '../helpers/app.js';
+import { accountScenarios, drained, mailsTo, post, uniqueEmail, verifiedUser } from './account-scenarios.js';
 import { assertError, assertOk, login } from './http-helpers.js';
 
 accountScenarios('email and password recovery over HTTP (SQLite, memory store, outbox)');
@@ -66,5 +66,77 @@ describe('token lifetimes and single use', () => {
     assert.deepEqual(answers.map((r) => r.statusCode).sort(), [200, 400]);
     const winner = answers[0]?.statusCode === 200 ? 'one' : 'two';
     assertOk(await login(t.app, s.username, `${PASSWORD} ${winner}`));
+  });
+});
+
+describe('a disabled account', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await makeApp({ MAIL_POLL_INTERVAL_MS: '20' });
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('gets no reset mail, and a link mailed before the disable resets nothing, then or after the enable', async () => {
+    const admin = await signUpAndLogin(t.app, uniqueName('admin'));
+    await t.deps.users.setRoles(admin.userId, ['admin']);
+    let adminToken = (await login(t.app, admin.username, PASSWORD)).json<{ token: string }>().token;
+    const asAdmin = async (url: string) => {
+      const res = await post(t.app, url, undefined, adminToken);
+      assertOk(res);
+      adminToken = res.json<{ token: string }>().token;
+    };
+
+    const s = await verifiedUser(t);
+    assertOk(await post(t.app, '/password/forgot', { login: s.username }), 202);
+    const early = (await mailsTo(t, s.email, 2)).find((m) => m.subject === 'Reset your password');
+    assert.ok(early?.token);
+    await asAdmin(`/admin/users/${s.userId}/disable`);
+
+    assertError(
+      await post(t.app, '/password/reset', { token: early.token, password: `${PASSWORD} new` }),
+      400,
+      'invalid_reset_token',
+    );
+    // The same answer as for any account, and nothing is mailed.
+    const asked = await post(t.app, '/password/forgot', { login: s.email });
+    assertOk(asked, 202);
+    assert.deepEqual(asked.json(), { message: 'If the account exists, a reset email has been sent' });
+    await drained(t);
+    assert.equal((await mailsTo(t, s.email, 2)).length, 2, 'only the verification and the early reset mail');
+    const rows = await t.deps.database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('user_id', '=', s.userId)
+      .where('event', '=', 'password_reset_requested')
+      .orderBy('id')
+      .execute();
+    assert.deepEqual(
+      rows.map((r) => JSON.parse(r.detail ?? '{}') as unknown),
+      [{ sent: true }, { sent: false, reason: 'account_disabled' }],
+    );
+
+    // Enabled again, the early link stays dead (the disable invalidated it); the old password signs in.
+    await asAdmin(`/admin/users/${s.userId}/enable`);
+    assertError(
+      await post(t.app, '/password/reset', { token: early.token, password: `${PASSWORD} new` }),
+      400,
+      'invalid_reset_token',
+    );
+    assertOk(await login(t.app, s.username, PASSWORD));
+  });
+
+  it('a live link on a disabled account (a mail composed while the admin disabled it) resets nothing', async () => {
+    const s = await verifiedUser(t);
+    assertOk(await post(t.app, '/password/forgot', { login: s.username }), 202);
+    const reset = (await mailsTo(t, s.email, 2)).find((m) => m.subject === 'Reset your password');
+    // The disabled flag alone, as the sender's race with the disable leaves it: the link was never invalidated.
+    assert.ok(await t.deps.users.setDisabled(s.userId, true));
+    assertError(
+      await post(t.app, '/password/reset', { token: reset?.token, password: `${PASSWORD} new` }),
+      400,
+      'invalid_reset_token',
+    );
   });
 });

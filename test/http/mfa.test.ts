@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bearer, makeApp, PASSWORD, signUpAndLogin, type TestApp } from '../helpers/app.js';
 import { deleteRedisKeys, REDIS_URL, redisUnavailable } from '../helpers/services.js';
@@ -419,6 +422,47 @@ describe('MFA_ISSUER names the issuer in the otpauth URL', () => {
       assert.equal(decodeURIComponent(url.pathname), `/Acme Corp:${user.username}`);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('a TOTP secret whose data key is not loaded', () => {
+  it('answers 503 with Retry-After and logs which key is missing, never a 500; the right key brings it back', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'keyward-mfa-key-'));
+    const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+    const clock = fixedClock();
+    const lines: string[] = [];
+    const capture = { write: (chunk: string) => void lines.push(chunk) };
+    let t = await makeApp({ DATA_DIR: dataDir, DATA_ENCRYPTION_KEY: key(1) }, { now: clock.now });
+    try {
+      const user = await enrolledUser(t.app, clock);
+      await t.close();
+      // The same database and signing key, another data key: the operator changed DATA_ENCRYPTION_KEY.
+      t = await makeApp(
+        { DATA_DIR: dataDir, DATA_ENCRYPTION_KEY: key(2), LOG_LEVEL: 'warn' },
+        { now: clock.now },
+        { logDestination: capture },
+      );
+      const mfa = await mfaToken(t.app, user.username);
+      clock.at += STEP;
+      const res = await verify(t.app, { mfa_token: mfa, code: totpCode(user.secret, clock.at) });
+      assertError(res, 503, 'store_unavailable');
+      assert.equal(res.headers['retry-after'], '1');
+      const logged = lines.join('');
+      assert.match(logged, /the TOTP secret of user \d+ cannot be decrypted: the data key \S+ is not loaded/);
+      assert.ok(!logged.includes(user.secret), 'the secret is never logged');
+      await t.close();
+
+      // The old key back (beside the new one): the same mfa_token flow signs in.
+      t = await makeApp(
+        { DATA_DIR: dataDir, DATA_ENCRYPTION_KEY: `${key(2)},${key(1)}` },
+        { now: clock.now },
+      );
+      clock.at += STEP;
+      assert.equal(typeof (await loginWithTotp(t.app, user, clock.at)).token, 'string');
+    } finally {
+      await t.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
