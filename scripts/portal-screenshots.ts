@@ -9,6 +9,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { closeDeps, createDeps } from '../src/deps.js';
 import { launchChromium } from '../test/helpers/browser.js';
+import { totpCode } from '../test/helpers/totp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'docs', 'portal');
@@ -33,8 +34,9 @@ async function page(userAgent: string): Promise<Page> {
   return context.newPage();
 }
 
-async function shot(p: Page, name: string): Promise<void> {
-  await p.screenshot({ path: path.join(OUT, `${name}.png`) });
+/** A 1000×700 view of the page, or the whole page when it is taller (`full`: the two-factor pages). */
+async function shot(p: Page, name: string, full = false): Promise<void> {
+  await p.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: full });
   console.log(`docs/portal/${name}.png`);
 }
 
@@ -84,6 +86,51 @@ try {
   const narrowPage = await narrow.newPage();
   await narrowPage.goto(`${base}/account/sign-in`);
   await shot(narrowPage, 'sign-in-phone');
+
+  // The email pages.
+  const grace = 'grace.hopper';
+  const mail = await page('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) Safari/605.1.15');
+  await mail.goto(`${base}/account/sign-up`);
+  await mail.getByLabel('Username', { exact: true }).fill(grace);
+  await mail.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await mail.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await mail.waitForURL(`${base}/account`);
+  await mail.getByRole('link', { name: 'Add an email' }).click();
+  await mail.getByLabel('Email', { exact: true }).fill('grace@example.org');
+  await shot(mail, 'change-email');
+  await mail.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+  await mail.getByRole('button', { name: 'Save', exact: true }).click();
+  await mail.waitForURL(/done=email-changed/);
+  await shot(mail, 'overview-email-unverified');
+  await mail.goto(`${base}/account/verify-email`);
+  await shot(mail, 'verify-email');
+  const stranger = await page('Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0');
+  await stranger.goto(`${base}/account/forgot-password`);
+  await stranger.getByLabel('Username or email', { exact: true }).fill('grace@example.org');
+  await shot(stranger, 'forgot-password');
+  await stranger.goto(`${base}/account/reset-password`);
+  await shot(stranger, 'reset-password');
+
+  // The two-factor pages, in the order a person meets them.
+  await mail.goto(`${base}/account/two-factor`);
+  await shot(mail, 'two-factor-off');
+  await mail.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+  await mail.getByRole('button', { name: 'Enable two-factor authentication', exact: true }).click();
+  const secret = ((await mail.locator('code.secret').textContent()) ?? '').trim();
+  await shot(mail, 'two-factor-setup', true);
+  await mail.getByLabel('Code', { exact: true }).fill(totpCode(secret, Date.now()));
+  await mail.getByRole('button', { name: 'Verify', exact: true }).click();
+  await mail.locator('ol.codes').waitFor();
+  await shot(mail, 'recovery-codes');
+  await mail.goto(`${base}/account/two-factor`);
+  await shot(mail, 'two-factor-on', true);
+  const second = await page('Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0');
+  await second.goto(`${base}/account/sign-in`);
+  await second.getByLabel('Username', { exact: true }).fill(grace);
+  await second.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await second.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await second.waitForURL(`${base}/account/sign-in/code`);
+  await shot(second, 'sign-in-code');
 } finally {
   await browser.close();
   await app.close();

@@ -67,6 +67,7 @@ export const NOTICES = {
   'email-changed': 'Your email is changed. Verify it with the link we sent.',
   'sign-in-expired': 'That sign-in took too long or had too many wrong codes. Start again.',
   'mfa-enabled': 'Two-factor authentication is on.',
+  'mfa-disabled': 'Two-factor authentication is off. Signing in asks for your password only.',
 } as const;
 
 export type NoticeKey = keyof typeof NOTICES;

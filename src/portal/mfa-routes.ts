@@ -6,7 +6,13 @@ import type { ClientInfo } from '../domain/client-info.js';
 import { messageFor } from './messages.js';
 import { done, failure, field, formError, html, type PageKit } from './page-kit.js';
 import type { FlowCookie } from './session-cookie.js';
-import { RecoveryCodesPage, SignInCodePage, TwoFactorConfirmPage, TwoFactorPage } from './views/mfa-pages.js';
+import {
+  RecoveryCodesPage,
+  SignInCodePage,
+  TwoFactorConfirmPage,
+  TwoFactorPage,
+  type TwoFactorForm,
+} from './views/mfa-pages.js';
 
 /** The second-factor use cases the pages call (MfaFacade's, SPEC §10). */
 export interface MfaPort {
@@ -21,9 +27,22 @@ export interface MfaPort {
     client: ClientInfo,
   ): Promise<{ secret: string; otpauth_url: string }>;
   confirm(token: string, code: string, client: ClientInfo): Promise<{ recovery_codes: string[] }>;
+  disable(
+    token: string,
+    currentPassword: string,
+    factor: { code?: string; recoveryCode?: string },
+    client: ClientInfo,
+  ): Promise<unknown>;
+  regenerateRecoveryCodes(
+    token: string,
+    currentPassword: string,
+    client: ClientInfo,
+  ): Promise<{ recovery_codes: string[] }>;
 }
 
 const BASE32 = /^[A-Z2-7]{16,128}=*$/;
+/** A TOTP code; anything else typed in the Code field of the turn-off form is tried as a recovery code. */
+const TOTP_CODE = /^[0-9]{6}$/;
 
 /** The otpauth URL as a QR code: an SVG drawn on the server, shown as a data: image (the CSP allows no other). */
 async function qrDataUrl(otpauthUrl: string): Promise<string> {
@@ -34,7 +53,8 @@ async function qrDataUrl(otpauthUrl: string): Promise<string> {
 /**
  * The code step of a sign-in and two-factor setup. The secret and the recovery codes are shown in the answer to
  * the form that produced them, not after a redirect: a redirect would need them stored somewhere in between, and
- * they must be shown once and kept nowhere in plain text. Reloading that answer only starts a new setup.
+ * they must be shown once and kept nowhere in plain text. Reloading that answer only starts a new setup. New
+ * recovery codes are shown the same way; turning the second factor off redirects.
  */
 export function registerMfaPages(
   app: FastifyInstance,
@@ -148,5 +168,63 @@ export function registerMfaPages(
       reply,
       RecoveryCodesPage({ context: kit.context(reply, true), codes: result.recovery_codes }),
     );
+  });
+
+  /** The page when two-factor authentication is on, with an error next to the form that was sent. */
+  const onPage = (reply: FastifyReply, form: TwoFactorForm, error: DomainError | string) =>
+    html(
+      reply,
+      TwoFactorPage({
+        context: kit.context(reply, true),
+        state: { error: typeof error === 'string' ? error : messageFor(error) },
+        enabled: true,
+        failed: form,
+      }),
+      typeof error === 'string' ? 400 : failure(reply, error),
+    );
+
+  app.post('/two-factor/recovery-codes', kit.protect, async (request, reply) => {
+    const token = await kit.signedIn(request, reply);
+    if (token === undefined) return reply;
+    const currentPassword = field(request, 'current_password');
+    if (currentPassword === '') return onPage(reply, 'recovery-codes', 'Type your current password.');
+    let result;
+    try {
+      result = await mfa.regenerateRecoveryCodes(token, currentPassword, clientInfo(request));
+    } catch (error) {
+      const e = formError(error);
+      // Turned off in the meantime (another tab, support): the page shows how things are now.
+      if (e.code === 'mfa_not_enabled') return done(reply, '/account/two-factor');
+      return onPage(reply, 'recovery-codes', e);
+    }
+    return html(
+      reply,
+      RecoveryCodesPage({ context: kit.context(reply, true), codes: result.recovery_codes, replaced: true }),
+    );
+  });
+
+  app.post('/two-factor/disable', kit.protect, async (request, reply) => {
+    const token = await kit.signedIn(request, reply);
+    if (token === undefined) return reply;
+    const currentPassword = field(request, 'current_password');
+    const typed = field(request, 'code').replace(/\s/g, '');
+    if (currentPassword === '' || typed === '') {
+      return onPage(
+        reply,
+        'disable',
+        currentPassword === ''
+          ? 'Type your current password.'
+          : 'Type the code from your authenticator app, or one of your recovery codes.',
+      );
+    }
+    const factor = TOTP_CODE.test(typed) ? { code: typed } : { recoveryCode: typed };
+    try {
+      await mfa.disable(token, currentPassword, factor, clientInfo(request));
+    } catch (error) {
+      const e = formError(error);
+      if (e.code === 'mfa_not_enabled') return done(reply, '/account/two-factor');
+      return onPage(reply, 'disable', e);
+    }
+    return done(reply, '/account', 'mfa-disabled');
   });
 }

@@ -260,3 +260,199 @@ describe('portal two-factor pages', () => {
     assert.equal(recovered.headers.location, '/account');
   });
 });
+
+/** Turns two-factor authentication on through the pages, with a code of the current step. */
+async function twoFactorOn(client: PortalClient): Promise<{ secret: string; codes: string[] }> {
+  await client.get('/account/two-factor');
+  const setup = await client.post('/account/two-factor', { current_password: PASSWORD });
+  assert.equal(setup.statusCode, 200, setup.body);
+  const secret = /<code class="secret">([A-Z2-7]+)<\/code>/.exec(setup.body)?.[1] ?? '';
+  const confirmed = await client.post('/account/two-factor/confirm', { code: totpCode(secret, clock.at) });
+  assert.equal(confirmed.statusCode, 200, confirmed.body);
+  return { secret, codes: recoveryCodes(confirmed.body) };
+}
+
+function recoveryCodes(body: string): string[] {
+  const list = /<ol class="card codes">([\s\S]*?)<\/ol>/.exec(body)?.[1] ?? '';
+  return [...list.matchAll(/<li>([^<]+)<\/li>/g)].map((m) => m[1] ?? '');
+}
+
+/** A fresh browser signs in: the password step's answer, and the code step's when a recovery code is given. */
+async function signIn(username: string, recoveryCode?: string) {
+  const browser = new PortalClient(t.app);
+  const password = await browser.submit('/account/sign-in', '/account/sign-in', {
+    username,
+    password: PASSWORD,
+  });
+  if (recoveryCode === undefined) return password;
+  assert.equal(password.headers.location, '/account/sign-in/code');
+  await browser.get('/account/sign-in/code');
+  return browser.post('/account/sign-in/code', { recovery_code: recoveryCode });
+}
+
+function wrongCode(secret: string): string {
+  return totpCode(secret, clock.at) === '000000' ? '111111' : '000000';
+}
+
+describe('portal two-factor page when it is on', () => {
+  it('shows the two forms with their labels, buttons and CSRF token', async () => {
+    const { client } = await signedUp();
+    await twoFactorOn(client);
+    const page = await client.get('/account/two-factor');
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /Two-factor authentication is on/);
+    assert.equal(page.body.match(/name="_csrf" value="[^"]+"/g)?.length, 3, 'sign-out and the two forms');
+    hasLabel(page.body, 'recovery_current_password', 'Current password');
+    hasButton(page.body, 'Get new recovery codes');
+    hasLabel(page.body, 'disable_current_password', 'Current password');
+    hasLabel(page.body, 'disable_code', 'Code');
+    hasButton(page.body, 'Turn off two-factor authentication');
+    assert.doesNotMatch(page.body, /Enable two-factor authentication/);
+  });
+
+  it('new recovery codes: without the CSRF token or with a wrong password nothing changes; then the old codes die and the new ones work', async () => {
+    const { client, username } = await signedUp();
+    const { codes: old } = await twoFactorOn(client);
+    await client.get('/account/two-factor');
+
+    const refused = await client.post(
+      '/account/two-factor/recovery-codes',
+      { current_password: PASSWORD },
+      { csrf: false },
+    );
+    assert.equal(refused.statusCode, 403);
+    assert.equal(recoveryCodes(refused.body).length, 0);
+
+    const wrong = await client.post('/account/two-factor/recovery-codes', {
+      current_password: 'not the password',
+    });
+    assert.equal(wrong.statusCode, 403, wrong.body);
+    assert.match(wrong.body, /Your current password is not right/);
+    assert.equal(recoveryCodes(wrong.body).length, 0);
+
+    // Neither changed anything: an old code still signs in (and is used up by it).
+    assert.equal((await signIn(username, old[0])).headers.location, '/account');
+
+    const empty = await client.post('/account/two-factor/recovery-codes', { current_password: '' });
+    assert.equal(empty.statusCode, 400);
+
+    const renewed = await client.post('/account/two-factor/recovery-codes', { current_password: PASSWORD });
+    assert.equal(renewed.statusCode, 200, renewed.body);
+    assert.match(renewed.body, /The old ones no longer work/);
+    const fresh = recoveryCodes(renewed.body);
+    assert.equal(fresh.length, 10);
+    assert.ok(fresh.every((code) => !old.includes(code)));
+
+    const stale = await signIn(username, old[1]);
+    assert.equal(stale.statusCode, 401, 'an old recovery code is refused');
+    assert.match(stale.body, /That code is not right/);
+    const good = await signIn(username, fresh[0]);
+    assert.equal(good.statusCode, 303, good.body);
+    assert.equal(good.headers.location, '/account');
+  });
+
+  it('turning it off: without the CSRF token, with a wrong code or a wrong password it stays on; the right code turns it off', async () => {
+    const { client, username } = await signedUp();
+    const { secret } = await twoFactorOn(client);
+    clock.at += STEP;
+    await client.get('/account/two-factor');
+
+    const refused = await client.post(
+      '/account/two-factor/disable',
+      { current_password: PASSWORD, code: totpCode(secret, clock.at) },
+      { csrf: false },
+    );
+    assert.equal(refused.statusCode, 403);
+
+    const wrong = await client.post('/account/two-factor/disable', {
+      current_password: PASSWORD,
+      code: wrongCode(secret),
+    });
+    assert.equal(wrong.statusCode, 400, wrong.body);
+    assert.match(wrong.body, /That code is not right/);
+    assert.match(
+      wrong.body,
+      /id="disable_code"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="disable_code"/,
+    );
+
+    const badPassword = await client.post('/account/two-factor/disable', {
+      current_password: 'not the password',
+      code: totpCode(secret, clock.at),
+    });
+    assert.equal(badPassword.statusCode, 403, badPassword.body);
+    assert.match(badPassword.body, /Your current password is not right/);
+
+    const noCode = await client.post('/account/two-factor/disable', { current_password: PASSWORD, code: '' });
+    assert.equal(noCode.statusCode, 400);
+
+    assert.match((await client.get('/account')).body, /<dd>On<\/dd>/);
+    assert.equal((await signIn(username)).headers.location, '/account/sign-in/code');
+
+    await client.get('/account/two-factor');
+    const off = await client.post('/account/two-factor/disable', {
+      current_password: PASSWORD,
+      code: totpCode(secret, clock.at),
+    });
+    assert.equal(off.statusCode, 303, off.body);
+    assert.equal(off.headers.location, '/account?done=mfa-disabled');
+    const overview = await client.get('/account?done=mfa-disabled');
+    assert.match(overview.body, /Two-factor authentication is off/);
+    assert.match(overview.body, /<dd>Off<\/dd>/);
+    const page = await client.get('/account/two-factor');
+    hasButton(page.body, 'Enable two-factor authentication');
+
+    const signIn2 = await signIn(username);
+    assert.equal(signIn2.statusCode, 303);
+    assert.equal(signIn2.headers.location, '/account', 'sign-in asks for no code any more');
+  });
+
+  it('turning it off with a recovery code typed in the Code field', async () => {
+    const { client, username } = await signedUp();
+    const { codes } = await twoFactorOn(client);
+    await client.get('/account/two-factor');
+    const off = await client.post('/account/two-factor/disable', {
+      current_password: PASSWORD,
+      code: ` ${codes[3] ?? ''} `,
+    });
+    assert.equal(off.statusCode, 303, off.body);
+    assert.equal((await signIn(username)).headers.location, '/account');
+  });
+});
+
+describe('portal two-factor page under the rate limit', () => {
+  let limited: TestApp;
+  before(async () => {
+    limited = await makeApp({ RATE_LIMIT: 'on', RATE_LIMIT_MFA: '2' }, { now: clock.now });
+  });
+  after(async () => {
+    await limited.close();
+  });
+
+  it('too many wrong codes to turn it off: 429 with Retry-After, said in words next to the form', async () => {
+    const client = new PortalClient(limited.app);
+    await client.submit('/account/sign-up', '/account/sign-up', {
+      username: uniqueName('rl'),
+      password: PASSWORD,
+    });
+    await client.get('/account/two-factor');
+    const setup = await client.post('/account/two-factor', { current_password: PASSWORD });
+    const secret = /<code class="secret">([A-Z2-7]+)<\/code>/.exec(setup.body)?.[1] ?? '';
+    const on = await client.post('/account/two-factor/confirm', { code: totpCode(secret, clock.at) });
+    assert.equal(on.statusCode, 200, on.body);
+    clock.at += STEP;
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 3; i += 1) {
+      last = await client.post('/account/two-factor/disable', {
+        current_password: PASSWORD,
+        code: wrongCode(secret),
+      });
+      statuses.push(last.statusCode);
+    }
+    assert.deepEqual(statuses, [400, 400, 429]);
+    assert.ok(Number(last?.headers['retry-after']) > 0, 'Retry-After');
+    assert.match(last?.body ?? '', /Too many attempts\. Wait \d+ (seconds|minutes) and try again\./);
+    assert.match(last?.body ?? '', /action="\/account\/two-factor\/disable"/);
+    assert.match((await client.get('/account')).body, /<dd>On<\/dd>/);
+  });
+});

@@ -196,4 +196,72 @@ describe('the portal email and two-factor pages in Chromium', { skip: missing },
     await third.getByRole('button', { name: 'Verify', exact: true }).click();
     assert.ok(await third.getByRole('alert').isVisible(), 'a recovery code works once');
   });
+
+  it('with two-factor on: new recovery codes replace the old ones, a wrong code does not turn it off, the right one does', async () => {
+    const page = await newPage();
+    const username = uniqueName();
+    await signUp(page, username);
+    await page.getByRole('link', { name: 'Set up two-factor authentication' }).click();
+    await page.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Enable two-factor authentication', exact: true }).click();
+    const secret = ((await page.locator('code.secret').textContent()) ?? '').trim();
+    await page.getByLabel('Code', { exact: true }).fill(totpCode(secret, clock.at));
+    await page.getByRole('button', { name: 'Verify', exact: true }).click();
+    const old = (await page.locator('ol.codes li').allTextContents()).map((c) => c.trim());
+    assert.equal(old.length, 10);
+
+    await page.goto(`${base}/account`);
+    await page.getByRole('link', { name: 'Two-factor authentication', exact: true }).click();
+    await accessible(page, 'two-factor page, on');
+    const renew = page.getByRole('form', { name: 'Recovery codes' });
+    const disable = page.getByRole('form', { name: 'Turn off two-factor authentication' });
+
+    await renew.getByLabel('Current password', { exact: true }).fill('not the password');
+    await renew.getByRole('button', { name: 'Get new recovery codes', exact: true }).click();
+    assert.ok(await renew.getByRole('alert').isVisible(), 'the error is next to its form');
+    assert.equal(await disable.getByRole('alert').count(), 0);
+    await accessible(page, 'two-factor page, on, with an error');
+
+    await renew.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await renew.getByRole('button', { name: 'Get new recovery codes', exact: true }).click();
+    await page.getByText('The old ones no longer work.').waitFor();
+    const fresh = (await page.locator('ol.codes li').allTextContents()).map((c) => c.trim());
+    assert.equal(fresh.length, 10);
+    assert.ok(fresh.every((code) => !old.includes(code)));
+    await accessible(page, 'new recovery codes');
+
+    const stale = await newPage();
+    await signIn(stale, username);
+    await stale.waitForURL(`${base}/account/sign-in/code`);
+    await stale.getByLabel('Recovery code', { exact: true }).fill(old[0] ?? '');
+    await stale.getByRole('button', { name: 'Verify', exact: true }).click();
+    assert.ok(await stale.getByRole('alert').isVisible(), 'an old recovery code is refused');
+    await stale.getByLabel('Recovery code', { exact: true }).fill(fresh[0] ?? '');
+    await stale.getByRole('button', { name: 'Verify', exact: true }).click();
+    await stale.waitForURL(`${base}/account`);
+
+    clock.at += 30_000;
+    await page.goto(`${base}/account/two-factor`);
+    await disable.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await disable
+      .getByLabel('Code', { exact: true })
+      .fill(totpCode(secret, clock.at) === '000000' ? '111111' : '000000');
+    await disable.getByRole('button', { name: 'Turn off two-factor authentication', exact: true }).click();
+    assert.ok(await disable.getByRole('alert').isVisible(), 'a wrong code is refused');
+    await accessible(page, 'two-factor page, on, wrong code');
+    await page.goto(`${base}/account`);
+    assert.ok(await page.getByText('On', { exact: true }).isVisible(), 'still on');
+
+    await page.goto(`${base}/account/two-factor`);
+    await disable.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await disable.getByLabel('Code', { exact: true }).fill(totpCode(secret, clock.at));
+    await disable.getByRole('button', { name: 'Turn off two-factor authentication', exact: true }).click();
+    await page.waitForURL(/\/account\?done=mfa-disabled$/);
+    assert.ok(await page.getByText('Off', { exact: true }).isVisible());
+    await accessible(page, 'overview after turning two-factor off');
+
+    const plain = await newPage();
+    await signIn(plain, username);
+    await plain.waitForURL(`${base}/account`);
+  });
 });

@@ -1,5 +1,14 @@
 import type { SessionView } from '../../facades/auth-facade.js';
-import { CsrfField, Field, FormError, Layout, Notice, type PageContext } from './layout.js';
+import {
+  CardForm,
+  CurrentPasswordField,
+  CsrfField,
+  Field,
+  FormError,
+  Layout,
+  Notice,
+  type PageContext,
+} from './layout.js';
 import type { FormState } from './sign-in-pages.js';
 
 /** What the overview shows; email and two-factor state are absent when this build has no such feature. */
@@ -83,16 +92,8 @@ export function OverviewPage({
 export function PasswordPage({ context, state }: { context: PageContext; state: FormState }) {
   return (
     <Layout title="Change password" context={context}>
-      <form method="post" action="/account/password" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
-        <Field
-          label="Current password"
-          name="current_password"
-          type="password"
-          autocomplete="current-password"
-          invalid={state.error !== undefined}
-        />
+      <CardForm action="/account/password" context={context} error={state.error} submit="Change password">
+        <CurrentPasswordField invalid={state.error !== undefined} />
         <Field
           label="New password"
           name="new_password"
@@ -101,8 +102,7 @@ export function PasswordPage({ context, state }: { context: PageContext; state: 
           invalid={state.error !== undefined}
           hint="At least 8 characters. Your other sessions are signed out."
         />
-        <button type="submit">Change password</button>
-      </form>
+      </CardForm>
     </Layout>
   );
 }
@@ -177,9 +177,13 @@ export function SessionsPage({
 export function DeletePage({ context, state }: { context: PageContext; state: FormState }) {
   return (
     <Layout title="Delete account" context={context}>
-      <form method="post" action="/account/delete" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm
+        action="/account/delete"
+        context={context}
+        error={state.error}
+        submit="Delete account"
+        variant="danger"
+      >
         <p>
           Deleting your account signs you out everywhere and removes your account for good. It cannot be
           undone.
@@ -195,10 +199,7 @@ export function DeletePage({ context, state }: { context: PageContext; state: Fo
           />
           <label for="confirm">I understand that my account will be deleted for good</label>
         </div>
-        <button type="submit" class="danger">
-          Delete account
-        </button>
-      </form>
+      </CardForm>
     </Layout>
   );
 }

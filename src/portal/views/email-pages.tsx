@@ -1,4 +1,4 @@
-import { CsrfField, Field, FormError, Layout, Notice, type PageContext } from './layout.js';
+import { CardForm, CurrentPasswordField, Field, Layout, Notice, type PageContext } from './layout.js';
 import type { FormState } from './sign-in-pages.js';
 
 export function ForgotPasswordPage({ context, state }: { context: PageContext; state: FormState }) {
@@ -9,9 +9,12 @@ export function ForgotPasswordPage({ context, state }: { context: PageContext; s
         Type your username or email. If the account has a verified email, we send a link to choose a new
         password.
       </p>
-      <form method="post" action="/account/forgot-password" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm
+        action="/account/forgot-password"
+        context={context}
+        error={state.error}
+        submit="Send reset link"
+      >
         <Field
           label="Username or email"
           name="login"
@@ -19,8 +22,7 @@ export function ForgotPasswordPage({ context, state }: { context: PageContext; s
           value={state.values?.login}
           invalid={state.error !== undefined}
         />
-        <button type="submit">Send reset link</button>
-      </form>
+      </CardForm>
       <p class="aside">
         Remembered it? <a href="/account/sign-in">Sign in</a>
       </p>
@@ -40,9 +42,12 @@ export function ResetPasswordPage({
 }) {
   return (
     <Layout title="Choose a new password" context={context}>
-      <form method="post" action="/account/reset-password" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm
+        action="/account/reset-password"
+        context={context}
+        error={state.error}
+        submit="Reset password"
+      >
         {hasToken ? null : (
           <Field
             label="Token"
@@ -60,8 +65,7 @@ export function ResetPasswordPage({
           invalid={state.error !== undefined}
           hint="At least 8 characters. Every session of the account is signed out."
         />
-        <button type="submit">Reset password</button>
-      </form>
+      </CardForm>
     </Layout>
   );
 }
@@ -77,9 +81,7 @@ export function VerifyEmailPage({
 }) {
   return (
     <Layout title="Verify your email" context={context}>
-      <form method="post" action="/account/verify-email" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm action="/account/verify-email" context={context} error={state.error} submit="Verify">
         {hasToken ? (
           <p>Confirm that this email address is yours.</p>
         ) : (
@@ -91,8 +93,7 @@ export function VerifyEmailPage({
             hint="The token from the verification email (the line that starts with Token:)."
           />
         )}
-        <button type="submit">Verify</button>
-      </form>
+      </CardForm>
     </Layout>
   );
 }
@@ -113,9 +114,7 @@ export function ChangeEmailPage({
           ? 'Your account has no email yet.'
           : `Your email is ${current}. A new one must be verified before it can be used to reset your password.`}
       </p>
-      <form method="post" action="/account/email" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm action="/account/email" context={context} error={state.error} submit="Save">
         <Field
           label="Email"
           name="email"
@@ -124,15 +123,8 @@ export function ChangeEmailPage({
           value={state.values?.email}
           invalid={state.error !== undefined}
         />
-        <Field
-          label="Current password"
-          name="current_password"
-          type="password"
-          autocomplete="current-password"
-          invalid={state.error !== undefined}
-        />
-        <button type="submit">Save</button>
-      </form>
+        <CurrentPasswordField invalid={state.error !== undefined} />
+      </CardForm>
     </Layout>
   );
 }

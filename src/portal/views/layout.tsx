@@ -68,6 +68,34 @@ export function CsrfField({ context }: { context: PageContext }) {
   return <input type="hidden" name="_csrf" value={context.csrf} />;
 }
 
+interface CardFormProps {
+  /** Where it posts (a path under /account). */
+  action: string;
+  context: PageContext;
+  /** The error of the last attempt, shown above the fields. */
+  error: string | undefined;
+  /** The submit button's text (the fixed names of SPEC §11). */
+  submit: string;
+  variant?: 'secondary' | 'danger';
+  /** The id of the heading that names the form, on a page with more than one. */
+  labelledBy?: string;
+  children: ComponentChildren;
+}
+
+/** The portal's form: a card that posts with its CSRF token, the error above its fields, one submit button. */
+export function CardForm({ action, context, error, submit, variant, labelledBy, children }: CardFormProps) {
+  return (
+    <form method="post" action={action} class="card" novalidate aria-labelledby={labelledBy}>
+      <CsrfField context={context} />
+      <FormError message={error} />
+      {children}
+      <button type="submit" class={variant}>
+        {submit}
+      </button>
+    </form>
+  );
+}
+
 /** A message about the form as a whole, placed just above its fields and announced to screen readers. */
 export function FormError({ message }: { message: string | undefined }) {
   if (message === undefined) return null;
@@ -90,6 +118,8 @@ export function Notice({ message }: { message: string | undefined }) {
 interface FieldProps {
   label: string;
   name: string;
+  /** The input's id when a page has two forms with the same field; the name otherwise. */
+  id?: string;
   type?: 'text' | 'password' | 'email';
   autocomplete: string;
   value?: string;
@@ -102,10 +132,11 @@ interface FieldProps {
 
 /** A labelled input; its id is the field name, so `<label for>` ties the label that tests and people read to it. */
 export function Field(props: FieldProps) {
-  const hintId = props.hint === undefined ? undefined : `${props.name}-hint`;
+  const id = props.id ?? props.name;
+  const hintId = props.hint === undefined ? undefined : `${id}-hint`;
   const describedBy = [props.invalid ? 'form-error' : undefined, hintId].filter(Boolean).join(' ');
   const attributes = {
-    id: props.name,
+    id,
     name: props.name,
     autocomplete: props.autocomplete,
     value: props.value,
@@ -119,7 +150,7 @@ export function Field(props: FieldProps) {
   };
   return (
     <div class="field">
-      <label for={props.name}>{props.label}</label>
+      <label for={id}>{props.label}</label>
       {props.hint === undefined ? null : (
         <p class="hint" id={hintId}>
           {props.hint}
@@ -133,5 +164,19 @@ export function Field(props: FieldProps) {
         <input type="text" {...attributes} />
       )}
     </div>
+  );
+}
+
+/** The `Current password` field that every change of a signed-in account asks for. */
+export function CurrentPasswordField({ invalid, id }: { invalid: boolean; id?: string }) {
+  return (
+    <Field
+      label="Current password"
+      name="current_password"
+      id={id}
+      type="password"
+      autocomplete="current-password"
+      invalid={invalid}
+    />
   );
 }

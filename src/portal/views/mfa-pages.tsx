@@ -1,13 +1,11 @@
-import { CsrfField, Field, FormError, Layout, type PageContext } from './layout.js';
+import { CardForm, CurrentPasswordField, Field, Layout, type PageContext } from './layout.js';
 import type { FormState } from './sign-in-pages.js';
 
 /** The second step of a sign-in: a code from the authenticator app, or one of the recovery codes. */
 export function SignInCodePage({ context, state }: { context: PageContext; state: FormState }) {
   return (
     <Layout title="Two-factor authentication" context={context}>
-      <form method="post" action="/account/sign-in/code" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm action="/account/sign-in/code" context={context} error={state.error} submit="Verify">
         <Field
           label="Code"
           name="code"
@@ -25,8 +23,7 @@ export function SignInCodePage({ context, state }: { context: PageContext; state
           invalid={state.error !== undefined}
           hint="No phone at hand? Type one of your recovery codes here instead (each works once)."
         />
-        <button type="submit">Verify</button>
-      </form>
+      </CardForm>
       <p class="aside">
         <a href="/account/sign-in">Start again</a>
       </p>
@@ -34,41 +31,88 @@ export function SignInCodePage({ context, state }: { context: PageContext; state
   );
 }
 
-/** Two-factor state when it is on, or the first step of turning it on (the password again). */
+/** The two forms of the two-factor page when it is on; an error is shown next to the one that was sent. */
+export type TwoFactorForm = 'recovery-codes' | 'disable';
+
+/**
+ * Two-factor state. When it is off: the first step of turning it on (the password again). When it is on: new
+ * recovery codes (the password again) and turning it off (the password and a code). The two forms both have a
+ * `Current password` field, so their inputs carry the form's name in their ids.
+ */
 export function TwoFactorPage({
   context,
   state,
   enabled,
+  failed,
 }: {
   context: PageContext;
   state: FormState;
   enabled: boolean;
+  /** Which form the error belongs to (the page when it is on). */
+  failed?: TwoFactorForm | undefined;
 }) {
+  const errorOf = (form: TwoFactorForm) => (failed === form ? state.error : undefined);
   return (
     <Layout title="Two-factor authentication" context={context}>
       {enabled ? (
-        <p class="notice" role="status">
-          Two-factor authentication is on. Signing in asks for a code from your authenticator app, or one of
-          your recovery codes.
-        </p>
+        <>
+          <p class="notice" role="status">
+            Two-factor authentication is on. Signing in asks for a code from your authenticator app, or one of
+            your recovery codes.
+          </p>
+          <h2 id="recovery-codes-title">Recovery codes</h2>
+          <p>
+            Used some of your recovery codes, or lost them? Get ten new ones. The old ones stop working at
+            once.
+          </p>
+          <CardForm
+            action="/account/two-factor/recovery-codes"
+            context={context}
+            error={errorOf('recovery-codes')}
+            submit="Get new recovery codes"
+            variant="secondary"
+            labelledBy="recovery-codes-title"
+          >
+            <CurrentPasswordField
+              invalid={errorOf('recovery-codes') !== undefined}
+              id="recovery_current_password"
+            />
+          </CardForm>
+          <h2 id="disable-title">Turn off two-factor authentication</h2>
+          <p>Signing in will then ask for your password only.</p>
+          <CardForm
+            action="/account/two-factor/disable"
+            context={context}
+            error={errorOf('disable')}
+            submit="Turn off two-factor authentication"
+            variant="danger"
+            labelledBy="disable-title"
+          >
+            <CurrentPasswordField invalid={errorOf('disable') !== undefined} id="disable_current_password" />
+            <Field
+              label="Code"
+              name="code"
+              id="disable_code"
+              autocomplete="one-time-code"
+              invalid={errorOf('disable') !== undefined}
+              hint="The 6-digit code your authenticator app shows now, or one of your recovery codes."
+            />
+          </CardForm>
+        </>
       ) : (
         <>
           <p>
             With two-factor authentication, signing in also asks for a 6-digit code from an authenticator app
             on your phone, so a stolen password alone is not enough.
           </p>
-          <form method="post" action="/account/two-factor" class="card" novalidate>
-            <CsrfField context={context} />
-            <FormError message={state.error} />
-            <Field
-              label="Current password"
-              name="current_password"
-              type="password"
-              autocomplete="current-password"
-              invalid={state.error !== undefined}
-            />
-            <button type="submit">Enable two-factor authentication</button>
-          </form>
+          <CardForm
+            action="/account/two-factor"
+            context={context}
+            error={state.error}
+            submit="Enable two-factor authentication"
+          >
+            <CurrentPasswordField invalid={state.error !== undefined} />
+          </CardForm>
         </>
       )}
     </Layout>
@@ -109,11 +153,9 @@ export function TwoFactorConfirmPage({
           <p>Type the 6-digit code the app shows, to finish.</p>
         </li>
       </ol>
-      <form method="post" action="/account/two-factor/confirm" class="card" novalidate>
-        <CsrfField context={context} />
+      <CardForm action="/account/two-factor/confirm" context={context} error={state.error} submit="Verify">
         <input type="hidden" name="secret" value={secret} />
         <input type="hidden" name="otpauth_url" value={otpauthUrl} />
-        <FormError message={state.error} />
         <Field
           label="Code"
           name="code"
@@ -121,17 +163,27 @@ export function TwoFactorConfirmPage({
           inputmode="numeric"
           invalid={state.error !== undefined}
         />
-        <button type="submit">Verify</button>
-      </form>
+      </CardForm>
     </Layout>
   );
 }
 
-export function RecoveryCodesPage({ context, codes }: { context: PageContext; codes: string[] }) {
+/** Ten recovery codes, shown once: after setup, or in place of the old ones (`replaced`). */
+export function RecoveryCodesPage({
+  context,
+  codes,
+  replaced = false,
+}: {
+  context: PageContext;
+  codes: string[];
+  replaced?: boolean;
+}) {
   return (
-    <Layout title="Save your recovery codes" context={context}>
+    <Layout title={replaced ? 'Your new recovery codes' : 'Save your recovery codes'} context={context}>
       <p class="notice" role="status">
-        Two-factor authentication is on.
+        {replaced
+          ? 'You have new recovery codes. The old ones no longer work.'
+          : 'Two-factor authentication is on.'}
       </p>
       <p>
         If you lose your phone, each of these codes signs you in once. Keep them somewhere safe: this is the

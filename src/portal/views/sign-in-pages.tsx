@@ -1,4 +1,4 @@
-import { CsrfField, Field, FormError, Layout, Notice, type PageContext } from './layout.js';
+import { CardForm, Field, Layout, Notice, type PageContext } from './layout.js';
 
 export interface FormState {
   /** What the person typed, given back (never a password). */
@@ -19,9 +19,7 @@ export function SignUpPage({
 }) {
   return (
     <Layout title="Create your account" context={context}>
-      <form method="post" action="/account/sign-up" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm action="/account/sign-up" context={context} error={state.error} submit="Sign up">
         <Field
           label="Username"
           name="username"
@@ -50,8 +48,7 @@ export function SignUpPage({
           invalid={state.error !== undefined}
           hint="At least 8 characters. A long phrase is easiest to remember."
         />
-        <button type="submit">Sign up</button>
-      </form>
+      </CardForm>
       <p class="aside">
         Already have an account? <a href="/account/sign-in">Sign in</a>
       </p>
@@ -71,9 +68,7 @@ export function SignInPage({
   return (
     <Layout title="Sign in" context={context}>
       <Notice message={state.notice} />
-      <form method="post" action="/account/sign-in" class="card" novalidate>
-        <CsrfField context={context} />
-        <FormError message={state.error} />
+      <CardForm action="/account/sign-in" context={context} error={state.error} submit="Sign in">
         <Field
           label="Username"
           name="username"
@@ -88,8 +83,7 @@ export function SignInPage({
           autocomplete="current-password"
           invalid={state.error !== undefined}
         />
-        <button type="submit">Sign in</button>
-      </form>
+      </CardForm>
       <p class="aside">
         New here? <a href="/account/sign-up">Create an account</a>
       </p>
