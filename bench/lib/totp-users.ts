@@ -1,74 +1,53 @@
+import path from 'node:path';
+import { generateSecret } from 'otplib';
+import { openDatabase } from '../../src/db/database.js';
+import { KyselyUserRepository } from '../../src/repositories/kysely-user-repository.js';
+import { loadDataKeyRing } from '../../src/services/data-key.js';
 import type { TotpUser } from '../protocol.js';
 import { BENCH_PASSWORD, benchUser } from '../seed.js';
-import { base32Bytes, currentStep, totpAt } from '../totp.js';
-
-async function post(
-  origin: string,
-  path: string,
-  body: object,
-  token?: string,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${origin}${path}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-    },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-function need(
-  answer: { status: number; body: Record<string, unknown> },
-  what: string,
-  field: string,
-): string {
-  const value = answer.body[field];
-  if (answer.status !== 200 || typeof value !== 'string') {
-    throw new Error(`${what} answered ${answer.status}: ${JSON.stringify(answer.body.code ?? answer.body)}`);
-  }
-  return value;
-}
+import { currentStep } from '../totp.js';
 
 /**
- * Turns TOTP on for the seeded users `first`… over HTTP as a user would (log in, `POST /mfa/totp/setup`,
- * `POST /mfa/totp/confirm` with the code of the current step), `parallel` at a time; `perLoop` users per loop.
+ * Creates users `first`… of a running (hence migrated and keyed) Keyward whose data directory is `dataDir`, with
+ * TOTP on, through Keyward's own repository and data key in one transaction: the secret is encrypted under the
+ * server's data key (DATA_DIR/keys) for the user's row, stored pending and then enabled, as setup and confirm
+ * store it. A TOTP step logs a user in once, so the scenario needs about (logins per second × 30 s) users; turning
+ * TOTP on over HTTP costs two argon2id verifications per user, which for thousands of users would take minutes.
+ * Returns `perLoop` users per loop; each may use the current step first.
  */
-export async function enrolTotpUsers(
-  origin: string,
+export async function seedTotpUsers(
+  dataDir: string,
   first: number,
   loops: number,
   perLoop: number,
-  parallel: number,
+  passwordHash: string,
 ): Promise<TotpUser[][]> {
+  const keys = loadDataKeyRing({ keysDir: path.join(dataDir, 'keys'), generate: false });
+  const database = openDatabase(`sqlite:${path.join(dataDir, 'users.db')}`);
   const all: TotpUser[] = [];
-  let next = 0;
-  const total = loops * perLoop;
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      const i = next;
-      next += 1;
-      const username = benchUser(first + i);
-      const login = await post(origin, '/authenticate_user', { username, password: BENCH_PASSWORD });
-      const started = await post(
-        origin,
-        '/mfa/totp/setup',
-        { current_password: BENCH_PASSWORD },
-        need(login, `login of ${username}`, 'token'),
-      );
-      const secret = need(started, `TOTP setup of ${username}`, 'secret');
-      const step = currentStep();
-      const confirmed = await post(
-        origin,
-        '/mfa/totp/confirm',
-        { code: totpAt(base32Bytes(secret), step) },
-        need(started, `TOTP setup of ${username}`, 'token'),
-      );
-      need(confirmed, `TOTP confirm of ${username}`, 'token');
-      all[i] = { username, password: BENCH_PASSWORD, secret, confirmedStep: step };
+  const confirmedStep = currentStep() - 1;
+  try {
+    const created: { id: number; username: string }[] = [];
+    await database.db.transaction().execute(async (db) => {
+      // Kysely's queries only: the synchronous reader would read outside this transaction.
+      const users = new KyselyUserRepository({ ...database, db, readRow: undefined });
+      for (let i = 0; i < loops * perLoop; i++) {
+        const username = benchUser(first + i);
+        created.push(await users.create({ username, usernameKey: username, passwordHash }));
+      }
+    });
+    // Each enable is a transaction of its own (the repository's), so these run after the users are committed.
+    const users = new KyselyUserRepository({ ...database, readRow: undefined });
+    for (const { id, username } of created) {
+      const secret = generateSecret();
+      const encrypted = keys.encrypt(secret, `totp:${id}`);
+      if (!(await users.setPendingTotp(id, encrypted)) || !(await users.enableTotp(id, encrypted, []))) {
+        throw new Error(`could not turn TOTP on for ${username}`);
+      }
+      all.push({ username, password: BENCH_PASSWORD, secret, confirmedStep });
     }
-  };
-  await Promise.all(Array.from({ length: parallel }, () => worker()));
+  } finally {
+    await database.close();
+  }
   return Array.from({ length: loops }, (_, loop) => all.slice(loop * perLoop, (loop + 1) * perLoop));
 }

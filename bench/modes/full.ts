@@ -7,7 +7,7 @@ import { CONNECTIONS, HASH_CONCURRENCY, LOGIN_CONNECTIONS, USERS, type BenchConf
 import { START, type ClientProcess } from '../processes.js';
 import { writeResults, type BenchResults, type Row } from '../report.js';
 import { ARGON2, BENCH_PASSWORD, benchPasswordHash, benchUser, seedUsers } from '../seed.js';
-import { enrolTotpUsers } from '../lib/totp-users.js';
+import { seedTotpUsers } from '../lib/totp-users.js';
 import { runScale } from './scale.js';
 
 /** The introspection client of the bench servers (`INTROSPECTION_CLIENTS`). */
@@ -146,15 +146,17 @@ async function runConfig(
         const row = await introspection(run, client, kw, bare);
         run.addRow({ ...base, ...row });
       } else if (scenario === 'login-totp') {
-        // Users 300… (apart from the chained loops', the login scenario's and the storm's), each loop its own.
-        const perLoop = run.options.quick ? 16 : 80;
+        // Users USERS… (apart from every other scenario's), each loop its own. A step logs a user in once, and
+        // each user has the current and the next step: the full run's 8 × 800 users last about 20 s of logins at
+        // 300/s before the next step, longer than the scenario's rounds (a wait for a fresh step is logged below).
+        const perLoop = run.options.quick ? 100 : 800;
         const t0 = Date.now();
-        const users = await enrolTotpUsers(
-          kw.server.origin,
-          300,
+        const users = await seedTotpUsers(
+          path.join(run.tmp, config.id),
+          USERS,
           LOGIN_CONNECTIONS,
           perLoop,
-          LOGIN_CONNECTIONS,
+          hasher.stored,
         );
         log(`turned TOTP on for ${LOGIN_CONNECTIONS * perLoop} users in ${Date.now() - t0} ms`);
         const { m, hasher: alone } = await run.measureHashing(
@@ -200,6 +202,8 @@ async function runConfig(
       } else {
         await storm(run, config, [client, second], kw, storms);
       }
+      // Which scenario raised the process's peak resident memory (the report gives the process's peak only).
+      log(`${server.name}: peak RSS after ${scenario}: ${server.peakRssMb()} MB`);
     }
     await run.stopServer(server);
   }

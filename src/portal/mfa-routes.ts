@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import QRCode from 'qrcode';
 import { DomainError } from '../errors.js';
 import { clientInfo } from '../routes/client-info.js';
 import type { ClientInfo } from '../domain/client-info.js';
@@ -44,8 +43,12 @@ const BASE32 = /^[A-Z2-7]{16,128}=*$/;
 /** A TOTP code; anything else typed in the Code field of the turn-off form is tried as a recovery code. */
 const TOTP_CODE = /^[0-9]{6}$/;
 
-/** The otpauth URL as a QR code: an SVG drawn on the server, shown as a data: image (the CSP allows no other). */
+/**
+ * The otpauth URL as a QR code: an SVG drawn on the server, shown as a data: image (the CSP allows no other). The
+ * package is loaded at the first setup page (outside the bundle: scripts/bundle.ts), not at start.
+ */
 async function qrDataUrl(otpauthUrl: string): Promise<string> {
+  const { default: QRCode } = await import('qrcode');
   const svg = await QRCode.toString(otpauthUrl, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });
   return `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`;
 }

@@ -96,12 +96,20 @@ describe('the server bundle (scripts/bundle.ts)', () => {
       assert.ok(packages.has(name), name);
     for (const name of EXTERNAL) assert.ok(!packages.has(name), name);
     // What the bundle may load from node_modules at run time: external packages only (argon2 is the hashing
-    // thread's, pg-native an optional require of pg's), never a bundled one a second time.
+    // thread's, pg-native an optional require of pg's; nodemailer and qrcode at their first use), never a
+    // bundled one a second time.
     const output = Object.values(result.metafile.outputs).find((out) => out.entryPoint !== undefined);
     const loaded = new Set(
       output?.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path),
     );
-    assert.deepEqual([...loaded].sort(), ['@fastify/swagger-ui', 'better-sqlite3', 'pg-native']);
+    assert.deepEqual([...loaded].sort(), [
+      '@fastify/swagger-ui',
+      'better-sqlite3',
+      'nodemailer',
+      'nodemailer/lib/mail-composer',
+      'pg-native',
+      'qrcode',
+    ]);
   });
 
   it('writes the server as ASCII without comments, so that V8 holds its source as one byte per character', async () => {
