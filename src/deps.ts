@@ -363,7 +363,7 @@ function assemble(config: Config, base: Foundation): Deps {
       guards,
     ),
     mailQueue,
-    adminFacade: new AdminFacade(userService, sessions, audit, recovery),
+    adminFacade: new AdminFacade(userService, sessions, recovery, audit),
     oauthFacade: new OAuthFacade({
       sessions,
       clients: new ClientAuthenticator(config.introspectionClients),

@@ -59,8 +59,8 @@ export class AdminFacade {
   constructor(
     private readonly users: UserService,
     private readonly sessions: SessionService,
+    private readonly recovery: RecoveryService,
     private readonly audit?: AuditLog,
-    private readonly recovery?: RecoveryService,
   ) {}
 
   /** Users in id order, optionally those whose name contains `query`; `next_cursor` is null on the last page. */
@@ -103,7 +103,7 @@ export class AdminFacade {
       if (!user) throw new DomainError('user_not_found');
       const revoked = await this.sessions.revokeAll(userId);
       // A reset link mailed before the disable must not work once the account is enabled again.
-      await this.recovery?.invalidate(userId, 'reset_password');
+      await this.recovery.invalidate(userId, 'reset_password');
       await this.record(auth, client, user, 'account_disabled', { sessions_revoked: revoked });
       return { message: 'User disabled', user: view(user), revoked };
     });
