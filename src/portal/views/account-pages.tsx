@@ -3,9 +3,9 @@ import {
   CardForm,
   CurrentPasswordField,
   CsrfField,
-  Field,
   FormError,
   Layout,
+  NewPasswordField,
   Notice,
   type PageContext,
 } from './layout.js';
@@ -94,11 +94,7 @@ export function PasswordPage({ context, state }: { context: PageContext; state: 
     <Layout title="Change password" context={context}>
       <CardForm action="/account/password" context={context} error={state.error} submit="Change password">
         <CurrentPasswordField invalid={state.error !== undefined} />
-        <Field
-          label="New password"
-          name="new_password"
-          type="password"
-          autocomplete="new-password"
+        <NewPasswordField
           invalid={state.error !== undefined}
           hint="At least 8 characters. Your other sessions are signed out."
         />

@@ -1,4 +1,12 @@
-import { CardForm, CurrentPasswordField, Field, Layout, Notice, type PageContext } from './layout.js';
+import {
+  CardForm,
+  CurrentPasswordField,
+  Field,
+  Layout,
+  NewPasswordField,
+  Notice,
+  type PageContext,
+} from './layout.js';
 import type { FormState } from './sign-in-pages.js';
 
 export function ForgotPasswordPage({ context, state }: { context: PageContext; state: FormState }) {
@@ -57,11 +65,7 @@ export function ResetPasswordPage({
             hint="The token from the reset email (the line that starts with Token:)."
           />
         )}
-        <Field
-          label="New password"
-          name="new_password"
-          type="password"
-          autocomplete="new-password"
+        <NewPasswordField
           invalid={state.error !== undefined}
           hint="At least 8 characters. Every session of the account is signed out."
         />

@@ -180,3 +180,17 @@ export function CurrentPasswordField({ invalid, id }: { invalid: boolean; id?: s
     />
   );
 }
+
+/** The `New password` field of a password change and of a reset; `hint` says what else the change does. */
+export function NewPasswordField({ invalid, hint }: { invalid: boolean; hint: string }) {
+  return (
+    <Field
+      label="New password"
+      name="new_password"
+      type="password"
+      autocomplete="new-password"
+      invalid={invalid}
+      hint={hint}
+    />
+  );
+}
